@@ -1,0 +1,167 @@
+"""Conversions between Python values and TensorFlow AttrValue / TensorProto messages.
+
+Rules read and write attributes as plain Python: ``str`` for strings, ``int``, ``float``,
+``bool``, :class:`DType` for types, ``Shape`` tuples (``None`` for an unknown dim), numpy arrays
+for tensors, lists of these. Decoding goes through TensorFlow's own ``make_ndarray`` so every
+dtype (bfloat16, quint8, strings) is handled the way TensorFlow handles it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import numpy as np
+
+from graphrewrite import _tf
+
+
+@attrs.frozen
+class DType:
+    """A TensorFlow dtype by enum number; ``str()`` gives TF's name (``float32``)."""
+
+    enum: int
+
+    @classmethod
+    def named(cls, name: str) -> DType:
+        """``float``/``float32``/``DT_FLOAT``/``int32``... -> DType; ValueError when unknown."""
+        tf = _tf.tf()
+        key = name.strip()
+        if key.upper().startswith("DT_"):
+            key = key[3:].lower()
+        aliases = {"float": "float32", "double": "float64", "half": "float16"}
+        key = aliases.get(key, key)
+        try:
+            return cls(tf.as_dtype(key).as_datatype_enum)
+        except TypeError as exc:
+            raise ValueError(f"unknown dtype '{name}'") from exc
+
+    @property
+    def numpy(self) -> np.dtype:
+        return np.dtype(_tf.tf().as_dtype(self.enum).as_numpy_dtype)
+
+    @property
+    def name(self) -> str:
+        return _tf.tf().as_dtype(self.enum).name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def dtype_of_numpy(dtype: Any) -> DType:
+    return DType(_tf.tf().as_dtype(np.dtype(dtype)).as_datatype_enum)
+
+
+def tensor_to_numpy(tensor: Any) -> np.ndarray:
+    return _tf.tf().make_ndarray(tensor)
+
+
+def numpy_to_tensor(value: Any, dtype: DType | None = None) -> Any:
+    tf = _tf.tf()
+    array = np.asarray(value)
+    kwargs = {"dtype": tf.as_dtype(dtype.enum)} if dtype is not None else {}
+    return tf.make_tensor_proto(array, shape=array.shape, **kwargs)
+
+
+def shape_to_proto(shape: tuple[int | None, ...] | None) -> Any:
+    proto = _tf.pb().TensorShapeProto()
+    if shape is None:
+        proto.unknown_rank = True
+        return proto
+    for dim in shape:
+        proto.dim.add().size = -1 if dim is None else int(dim)
+    return proto
+
+
+def shape_from_proto(proto: Any) -> tuple[int | None, ...] | None:
+    if proto.unknown_rank:
+        return None
+    return tuple(None if d.size < 0 else int(d.size) for d in proto.dim)
+
+
+def encode(value: Any) -> Any:
+    """An AttrValue for a Python value (an AttrValue is returned unchanged)."""
+    pb = _tf.pb()
+    if isinstance(value, pb.AttrValue):
+        return value
+    out = pb.AttrValue()
+    if isinstance(value, bool):
+        out.b = value
+    elif isinstance(value, DType):
+        out.type = value.enum
+    elif isinstance(value, (int, np.integer)):
+        out.i = int(value)
+    elif isinstance(value, (float, np.floating)):
+        out.f = float(value)
+    elif isinstance(value, str):
+        out.s = value.encode()
+    elif isinstance(value, bytes):
+        out.s = value
+    elif isinstance(value, np.ndarray):
+        out.tensor.CopyFrom(numpy_to_tensor(value))
+    elif isinstance(value, pb.TensorProto):
+        out.tensor.CopyFrom(value)
+    elif isinstance(value, pb.TensorShapeProto):
+        out.shape.CopyFrom(value)
+    elif isinstance(value, (list, tuple)):
+        _encode_list(out, list(value))
+    else:
+        raise TypeError(f"cannot store {value!r} as a TensorFlow attribute")
+    return out
+
+
+def _encode_list(out: Any, values: list[Any]) -> None:
+    out.list.SetInParent()
+    for item in values:
+        if isinstance(item, bool):
+            out.list.b.append(item)
+        elif isinstance(item, DType):
+            out.list.type.append(item.enum)
+        elif isinstance(item, (int, np.integer)):
+            out.list.i.append(int(item))
+        elif isinstance(item, (float, np.floating)):
+            out.list.f.append(float(item))
+        elif isinstance(item, str):
+            out.list.s.append(item.encode())
+        elif isinstance(item, bytes):
+            out.list.s.append(item)
+        else:
+            raise TypeError(f"cannot store list item {item!r} as a TensorFlow attribute")
+
+
+def decode(attr: Any) -> Any:
+    """The Python value of an AttrValue."""
+    kind = attr.WhichOneof("value")
+    if kind == "s":
+        try:
+            return attr.s.decode()
+        except UnicodeDecodeError:
+            return attr.s
+    if kind == "type":
+        return DType(attr.type)
+    if kind == "shape":
+        return shape_from_proto(attr.shape)
+    if kind == "tensor":
+        return tensor_to_numpy(attr.tensor)
+    if kind == "func":
+        return attr.func.name
+    if kind == "list":
+        lst = attr.list
+        for field in ("s", "i", "f", "b", "type", "shape", "tensor", "func"):
+            items = getattr(lst, field)
+            if len(items):
+                if field == "s":
+                    return [s.decode(errors="replace") for s in items]
+                if field == "type":
+                    return [DType(t) for t in items]
+                if field == "shape":
+                    return [shape_from_proto(s) for s in items]
+                if field == "tensor":
+                    return [tensor_to_numpy(t) for t in items]
+                if field == "func":
+                    return [f.name for f in items]
+                return list(items)
+        return []
+    if kind is None:
+        return None
+    return getattr(attr, kind)

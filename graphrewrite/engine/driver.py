@@ -1,0 +1,224 @@
+"""The driver: runs pattern rules to a fixed point, and pipelines of steps in order.
+
+``saturate`` works over a worklist seeded from the op index. Each iteration matches against
+one graph version, drops overlapping matches (the first in graph order wins; the rest are
+revisited), applies the batch, and revisits only the neighbourhood that changed. An iteration
+guard stops rule sets that never settle and names the rules still firing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import attrs
+
+from graphrewrite.engine.errors import GraphRewriteError, SaturationError
+from graphrewrite.engine.graph import Graph, node_name
+from graphrewrite.engine.pattern import Match, Pattern, depth, match_at, root_ops
+from graphrewrite.engine.report import Report, RuleCounter, RuleStats, StepReport
+from graphrewrite.engine.rewrite import Rewrite, apply_batch
+
+MAX_ITERATIONS = 100
+
+
+@attrs.frozen
+class FireEvent:
+    """One rule application, for ``--trace``."""
+
+    iteration: int
+    rule: str
+    root: str
+    matched: tuple[str, ...]
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+@attrs.frozen
+class Context:
+    """What every rule sees besides the graph: the graph's inputs and outputs, its arguments."""
+
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    args: Mapping[str, Any] = attrs.field(factory=dict)
+    trace: Callable[[FireEvent], None] | None = attrs.field(default=None, eq=False)
+
+    @property
+    def protected(self) -> frozenset[str]:
+        """Node names of inputs and outputs, in any spelling (``x``, ``x:0``, ``^x``)."""
+        return frozenset(node_name(n) for n in (*self.inputs, *self.outputs) if n)
+
+    def with_args(self, args: Mapping[str, Any]) -> Context:
+        return attrs.evolve(self, args=dict(args))
+
+
+class PatternRule(Protocol):
+    """What the driver needs of a pattern rule (``rules.Rule`` is one)."""
+
+    name: str
+    pattern: Pattern
+
+    def check(self, match: Match, graph: Graph, ctx: Context) -> str | None: ...
+
+    def build(self, match: Match, graph: Graph, ctx: Context) -> Rewrite | str: ...
+
+
+def saturate(
+    graph: Graph, rules: Sequence[PatternRule], ctx: Context, *, max_iterations: int = MAX_ITERATIONS
+) -> tuple[Graph, tuple[RuleStats, ...]]:
+    """Apply *rules* until none matches; returns the graph and per-rule statistics."""
+    counters = {r.name: RuleCounter(r.name) for r in rules}
+    by_op: dict[str | None, list[PatternRule]] = {}
+    for rule in rules:
+        for op in root_ops(rule.pattern) or (None,):
+            by_op.setdefault(op, []).append(rule)
+    reach = max((depth(r.pattern) for r in rules), default=1)
+    candidates: set[str] | None = None
+    for iteration in range(max_iterations):
+        roots = _roots(graph, by_op, candidates)
+        batch, deferred, fired = _collect(graph, roots, by_op, counters, ctx)
+        if not batch:
+            return graph, tuple(c.freeze() for c in counters.values())
+        result = apply_batch(graph, batch, ctx.protected)
+        if ctx.trace is not None:
+            for rw in batch:
+                ctx.trace(_event(iteration, rw, result.removed))
+        candidates = _neighbourhood(result.graph, graph, result.changed | deferred, result.removed, reach)
+        graph = result.graph
+    raise SaturationError(
+        f"rules still firing after {max_iterations} iterations: {', '.join(sorted(fired))}"
+    )
+
+
+def _roots(graph: Graph, by_op: Mapping[str | None, list[PatternRule]], candidates: set[str] | None) -> list[str]:
+    if candidates is None:
+        if None in by_op:
+            return list(graph.names)
+        found = {n for op in by_op for n in graph.nodes_of_op(op or "")}
+    else:
+        found = {n for n in candidates if n in graph}
+    if len(found) == len(graph):
+        return list(graph.names)
+    position = {name: i for i, name in enumerate(graph.names)} if len(found) > 64 else None
+    if position is None:
+        order = list(graph.names)
+        return [n for n in order if n in found]
+    return sorted(found, key=position.__getitem__)
+
+
+def _collect(graph, roots, by_op, counters, ctx):  # type: ignore[no-untyped-def]
+    batch: list[Rewrite] = []
+    touched: set[str] = set()
+    read: set[str] = set()
+    deferred: set[str] = set()
+    fired: set[str] = set()
+    for root in roots:
+        node = graph.get(root)
+        if node is None:
+            continue
+        for rule in by_op.get(node.op, []) + by_op.get(None, []):
+            counter = counters[rule.name]
+            start = time.perf_counter()
+            try:
+                rewrite = _try(rule, graph, root, counter, ctx)
+            finally:
+                counter.seconds += time.perf_counter() - start
+            if rewrite is None:
+                continue
+            matched = rewrite.matched | {root}
+            if matched & touched or rewrite.touched & (touched | read):
+                deferred.add(root)
+                break
+            batch.append(rewrite)
+            counter.applied += 1
+            fired.add(rule.name)
+            touched |= rewrite.touched
+            read |= matched
+            break
+    return batch, deferred, fired
+
+
+def _try(rule: PatternRule, graph: Graph, root: str, counter: RuleCounter, ctx: Context) -> Rewrite | None:
+    counter.tried += 1
+    match = match_at(graph, rule.pattern, root)
+    if match is None:
+        return None
+    counter.matched += 1
+    reason = rule.check(match, graph, ctx)
+    if reason:
+        counter.rejected[reason] += 1
+        return None
+    built = rule.build(match, graph, ctx)
+    if isinstance(built, str):
+        counter.rejected[built] += 1
+        return None
+    return attrs.evolve(built, matched=built.matched | frozenset(match.nodes))
+
+
+def _neighbourhood(graph: Graph, old: Graph, changed: frozenset[str] | set[str], removed: frozenset[str], reach: int) -> set[str]:
+    """Nodes whose match could have changed: changed nodes, producers of removed nodes, and
+    consumers up to the deepest pattern's reach above them."""
+    frontier = set(changed)
+    for name in removed:
+        node = old.get(name)
+        if node is not None:
+            frontier.update(ref.node for ref in node.inputs)
+    result = set(frontier)
+    for _ in range(reach - 1):
+        frontier = {c for n in frontier for c in graph.consumers(n)} - result
+        if not frontier:
+            break
+        result |= frontier
+    return result
+
+
+def _event(iteration: int, rw: Rewrite, removed: frozenset[str]) -> FireEvent:
+    return FireEvent(
+        iteration,
+        rw.rule,
+        rw.root,
+        tuple(sorted(rw.matched)),
+        tuple(n.name for n in rw.add),
+        tuple(sorted(removed & rw.remove)),
+    )
+
+
+class Step(Protocol):
+    """One pipeline step, as the driver sees it."""
+
+    name: str
+    ignore_errors: bool
+
+    def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]: ...
+
+
+def run_steps(
+    graph: Graph,
+    steps: Sequence[Step],
+    ctx: Context,
+    *,
+    after_step: Callable[[int, Step, Graph], None] | None = None,
+) -> tuple[Graph, Report]:
+    """Run *steps* in order. A step that fails stops the run unless it has ``ignore_errors``
+    (GTT's meaning: the step then leaves the graph as it was). The result of every step must
+    pass ``lint``, whatever ``ignore_errors`` says."""
+    from graphrewrite.engine.validate import check_graph
+
+    reports = []
+    for index, step in enumerate(steps):
+        before = len(graph)
+        start = time.perf_counter()
+        ignored = None
+        try:
+            new_graph, stats = step.apply(graph, ctx)
+        except GraphRewriteError as exc:
+            if not step.ignore_errors:
+                raise
+            new_graph, stats, ignored = graph, (), str(exc)
+        check_graph(new_graph, ctx, step=step.name)
+        reports.append(StepReport(step.name, before, len(new_graph), time.perf_counter() - start, stats, ignored))
+        graph = new_graph
+        if after_step is not None:
+            after_step(index, step, graph)
+    return graph, Report(tuple(reports))

@@ -1,0 +1,308 @@
+"""Graph, Node and TensorRef: immutable values over a TensorFlow GraphDef.
+
+``Graph.from_graphdef`` and ``Graph.to_graphdef`` are the only places that touch protobuf
+structure. Inputs are canonicalised once, at that boundary, into :class:`TensorRef` values.
+Untouched nodes keep their original NodeDef, so writing a graph back costs what protobuf costs.
+Derived indexes (consumers, op types) are built once and patched by :meth:`Graph.replace`,
+which returns a new graph and leaves the old one intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+import attrs
+
+from graphrewrite import _tf
+from graphrewrite.engine.errors import NameNotFoundError, suggest
+
+CONTROL = -1
+
+
+class TensorRef(NamedTuple):
+    """One input edge: output *port* of node *node*, or a control edge when port is -1.
+
+    A NamedTuple rather than an attrs class: graphs hold hundreds of thousands of these and
+    creating them is on the load path.
+    """
+
+    node: str
+    port: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> TensorRef:
+        """Read GTT/TF spellings: ``x``, ``x:0``, ``x:2``, ``^x``."""
+        if text.startswith("^"):
+            return cls(text[1:], CONTROL)
+        name, sep, port = text.rpartition(":")
+        if sep and port.isdigit():
+            return cls(name, int(port))
+        return cls(text, 0)
+
+    @property
+    def is_control(self) -> bool:
+        return self.port == CONTROL
+
+    def __str__(self) -> str:
+        if self.port == CONTROL:
+            return "^" + self.node
+        return self.node if self.port == 0 else f"{self.node}:{self.port}"
+
+
+def node_name(text: str) -> str:
+    """The node part of any spelling: ``x``, ``x:0``, ``^x`` all give ``x``."""
+    return TensorRef.parse(text).node
+
+
+@attrs.frozen(slots=True, eq=False)
+class Node:
+    """One operation: name, op type, input edges (data first, then control), device, attrs.
+
+    ``attr`` maps attribute names to AttrValue protos and is never mutated. ``nodedef`` is the
+    NodeDef the node was read from while it is unchanged, so it can be written back as is.
+    """
+
+    name: str
+    op: str
+    inputs: tuple[TensorRef, ...] = ()
+    device: str = ""
+    attr: Mapping[str, Any] = attrs.field(factory=dict)
+    nodedef: Any = None
+
+    @classmethod
+    def from_nodedef(cls, nodedef: Any) -> Node:
+        parse = TensorRef.parse
+        return cls(
+            nodedef.name,
+            nodedef.op,
+            tuple(parse(i) for i in nodedef.input),
+            nodedef.device,
+            nodedef.attr,
+            nodedef,
+        )
+
+    @property
+    def data_inputs(self) -> tuple[TensorRef, ...]:
+        return tuple(i for i in self.inputs if i.port != CONTROL)
+
+    @property
+    def control_inputs(self) -> tuple[TensorRef, ...]:
+        return tuple(i for i in self.inputs if i.port == CONTROL)
+
+    def evolve(self, **changes: Any) -> Node:
+        """A copy with *changes*; the copy no longer claims the original NodeDef."""
+        return attrs.evolve(self, nodedef=None, **changes)
+
+    def with_inputs(self, inputs: Iterable[TensorRef]) -> Node:
+        data = [i for i in inputs if i.port != CONTROL]
+        control = [i for i in inputs if i.port == CONTROL]
+        return self.evolve(inputs=tuple(data + control))
+
+    def with_attrs(self, **values: Any) -> Node:
+        """A copy with attributes set from Python values (see ``attrvalues.encode``)."""
+        from graphrewrite.engine import attrvalues
+
+        attr = dict(self.attr)
+        for key, value in values.items():
+            attr[key] = attrvalues.encode(value)
+        return self.evolve(attr=attr)
+
+    def without_attrs(self, *keys: str) -> Node:
+        return self.evolve(attr={k: v for k, v in self.attr.items() if k not in keys})
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The Python value of attribute *key* (see ``attrvalues.decode``), or *default*."""
+        from graphrewrite.engine import attrvalues
+
+        if key not in self.attr:
+            return default
+        return attrvalues.decode(self.attr[key])
+
+    def value(self) -> Any:
+        """The numpy value of a Const node."""
+        from graphrewrite.engine import attrvalues
+
+        return attrvalues.tensor_to_numpy(self.attr["value"].tensor)
+
+    def to_nodedef(self) -> Any:
+        if self.nodedef is not None:
+            return self.nodedef
+        nd = _tf.pb().NodeDef(name=self.name, op=self.op, device=self.device)
+        nd.input.extend(str(i) for i in self.inputs)
+        for key in sorted(self.attr):
+            nd.attr[key].CopyFrom(self.attr[key])
+        return nd
+
+    @staticmethod
+    def make(
+        name: str,
+        op: str,
+        inputs: Iterable[TensorRef | str] = (),
+        attrs_: Mapping[str, Any] | None = None,
+        device: str = "",
+    ) -> Node:
+        """A new node; *attrs_* values may be Python values or AttrValue protos."""
+        from graphrewrite.engine import attrvalues
+
+        refs = [i if isinstance(i, TensorRef) else TensorRef.parse(i) for i in inputs]
+        attr = {k: attrvalues.encode(v) for k, v in (attrs_ or {}).items()}
+        return Node(name, op, (), device, attr).with_inputs(refs)
+
+
+class Graph:
+    """An immutable graph: nodes in order, plus consumer and op-type indexes.
+
+    Build one with :meth:`from_graphdef` or :meth:`from_nodes`; derive new versions with
+    :meth:`replace`. The function library and ``versions`` pass through untouched.
+    """
+
+    __slots__ = ("_nodes", "_consumers", "_by_op", "library", "versions")
+
+    def __init__(
+        self,
+        nodes: dict[str, Node],
+        consumers: dict[str, dict[str, None]],
+        by_op: dict[str, dict[str, None]],
+        library: Any = None,
+        versions: Any = None,
+    ):
+        self._nodes = nodes
+        self._consumers = consumers
+        self._by_op = by_op
+        self.library = library
+        self.versions = versions
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def from_nodes(cls, nodes: Iterable[Node], *, library: Any = None, versions: Any = None) -> Graph:
+        by_name: dict[str, Node] = {}
+        for node in nodes:
+            if node.name in by_name:
+                from graphrewrite.engine.errors import GraphError
+
+                raise GraphError(f"graph has two nodes named '{node.name}'")
+            by_name[node.name] = node
+        consumers: dict[str, dict[str, None]] = {}
+        by_op: dict[str, dict[str, None]] = {}
+        for node in by_name.values():
+            by_op.setdefault(node.op, {})[node.name] = None
+            for ref in node.inputs:
+                consumers.setdefault(ref.node, {})[node.name] = None
+        return cls(by_name, consumers, by_op, library, versions)
+
+    @classmethod
+    def from_graphdef(cls, graph_def: Any) -> Graph:
+        from_nodedef = Node.from_nodedef
+        library = graph_def.library if graph_def.HasField("library") else None
+        versions = graph_def.versions if graph_def.HasField("versions") else None
+        return cls.from_nodes(
+            (from_nodedef(nd) for nd in graph_def.node), library=library, versions=versions
+        )
+
+    def to_graphdef(self) -> Any:
+        graph_def = _tf.pb().GraphDef()
+        graph_def.node.extend(node.to_nodedef() for node in self._nodes.values())
+        if self.library is not None:
+            graph_def.library.CopyFrom(self.library)
+        if self.versions is not None:
+            graph_def.versions.CopyFrom(self.versions)
+        return graph_def
+
+    # -- queries -------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self._nodes.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._nodes
+
+    @property
+    def names(self) -> Iterable[str]:
+        return self._nodes.keys()
+
+    def get(self, name: str) -> Node | None:
+        return self._nodes.get(name)
+
+    def node(self, name: str) -> Node:
+        """The node called *name* (any spelling); raises with a did-you-mean when missing."""
+        found = self._nodes.get(name) or self._nodes.get(node_name(name))
+        if found is None:
+            hint = suggest(node_name(name), self._nodes)
+            raise NameNotFoundError(
+                f"no node named '{name}' in the graph" + (f"; {hint}" if hint else "")
+            )
+        return found
+
+    def consumers(self, name: str) -> tuple[str, ...]:
+        """Names of nodes with any input (data or control) from node *name*, in graph order."""
+        return tuple(self._consumers.get(name, ()))
+
+    def has_consumers(self, name: str) -> bool:
+        return bool(self._consumers.get(name))
+
+    def nodes_of_op(self, op: str) -> tuple[str, ...]:
+        return tuple(self._by_op.get(op, ()))
+
+    @property
+    def op_types(self) -> Iterable[str]:
+        return (op for op, names in self._by_op.items() if names)
+
+    def producer(self, ref: TensorRef) -> Node | None:
+        return self._nodes.get(ref.node)
+
+    # -- derivation ----------------------------------------------------------------------
+
+    def replace(self, upserts: Iterable[Node] = (), removals: Iterable[str] = ()) -> Graph:
+        """A new graph with *upserts* added or replacing same-named nodes, *removals* gone.
+
+        A replaced node keeps its position; new nodes go at the end. Indexes are patched for
+        the touched nodes only, never rebuilt.
+        """
+        nodes = dict(self._nodes)
+        consumers = dict(self._consumers)
+        by_op = dict(self._by_op)
+        copied: set[int] = set()
+
+        def own(index: dict[str, dict[str, None]], key: str) -> dict[str, None]:
+            inner = index.get(key)
+            if inner is None:
+                inner = index[key] = {}
+                copied.add(id(inner))
+            elif id(inner) not in copied:
+                inner = index[key] = dict(inner)
+                copied.add(id(inner))
+            return inner
+
+        def unlink(old: Node) -> None:
+            own(by_op, old.op).pop(old.name, None)
+            for ref in old.inputs:
+                own(consumers, ref.node).pop(old.name, None)
+
+        for name in removals:
+            old = nodes.pop(name, None)
+            if old is not None:
+                unlink(old)
+        for node in upserts:
+            old = nodes.get(node.name)
+            if old is not None:
+                unlink(old)
+            nodes[node.name] = node
+            own(by_op, node.op)[node.name] = None
+            for ref in node.inputs:
+                own(consumers, ref.node)[node.name] = None
+        return Graph(nodes, consumers, by_op, self.library, self.versions)
+
+    def unique_name(self, base: str, taken: Iterable[str] = ()) -> str:
+        """*base*, or *base*_1, *base*_2, ... whichever is free in the graph and *taken*."""
+        taken = set(taken)
+        if base not in self._nodes and base not in taken:
+            return base
+        k = 1
+        while f"{base}_{k}" in self._nodes or f"{base}_{k}" in taken:
+            k += 1
+        return f"{base}_{k}"

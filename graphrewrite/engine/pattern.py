@@ -1,0 +1,234 @@
+"""Pattern values and the matcher.
+
+A pattern is a tree rooted at the node a rule rewrites. :class:`Op` matches a node by op type
+(alternatives allowed), attribute constraints and input patterns; :class:`Tensor` matches any
+tensor and may bind it. Reusing a binding name means "the same tensor" (or the same node).
+Commutative ops (one table, :data:`COMMUTATIVE`) match their two operands in either order; the
+alternative order is tried lazily, only when the first fails.
+
+The matcher is a backtracking generator over immutable binding maps. It can report *why* a
+pattern failed at a node: the deepest failure it met (see :class:`Trace`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Union
+
+import attrs
+
+from graphrewrite.engine.errors import Span
+from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
+
+COMMUTATIVE = frozenset(
+    {
+        "Add", "AddV2", "Mul", "Maximum", "Minimum", "LogicalAnd", "LogicalOr",
+        "Equal", "NotEqual", "BitwiseAnd", "BitwiseOr",
+    }
+)  # fmt: skip
+
+
+@attrs.frozen
+class Tensor:
+    """Any tensor; bound to *bind* when given (``x``), unbound for ``_``."""
+
+    bind: str | None = None
+    span: Span | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class Op:
+    """A node whose op is one of *ops* (any op when None).
+
+    ``inputs=None`` leaves the node's inputs unconstrained; otherwise the node must have exactly
+    that many data inputs, unless *variadic*, where the last pattern matches every remaining
+    input. ``attributes`` are equality constraints on attribute values (Python values); ``check`` is
+    an optional predicate on the node returning a failure reason or None. ``port`` is the output
+    of this node the parent consumes (None: any).
+    """
+
+    ops: frozenset[str] | None = None
+    inputs: tuple[Pattern, ...] | None = None
+    bind: str | None = None
+    attributes: tuple[tuple[str, Any], ...] = ()
+    variadic: bool = False
+    port: int | None = 0
+    check: Callable[[Node], str | None] | None = attrs.field(default=None, eq=False)
+    span: Span | None = attrs.field(default=None, eq=False)
+
+    def describe(self) -> str:
+        return "|".join(sorted(self.ops)) if self.ops else "*"
+
+
+Pattern = Union[Tensor, Op]
+
+
+def op(ops: str, *inputs: Pattern, bind: str | None = None, **attr_values: Any) -> Op:
+    """Shorthand for Python-built patterns: ``op("Mul", op("Conv2D|MatMul", x, w), s)``."""
+    return Op(
+        frozenset(ops.split("|")) if ops != "*" else None,
+        tuple(inputs),
+        bind,
+        tuple(sorted(attr_values.items())),
+    )
+
+
+def const(bind: str | None = None) -> Op:
+    return Op(frozenset({"Const"}), None, bind)
+
+
+def depth(pattern: Pattern) -> int:
+    if isinstance(pattern, Tensor) or not pattern.inputs:
+        return 1
+    return 1 + max(depth(p) for p in pattern.inputs)
+
+
+def root_ops(pattern: Pattern) -> frozenset[str] | None:
+    return pattern.ops if isinstance(pattern, Op) else None
+
+
+@attrs.frozen
+class Match:
+    """A successful match: the root node, the bindings, and every node the pattern covered."""
+
+    root: str
+    bindings: Mapping[str, Node | TensorRef]
+    nodes: tuple[str, ...]
+
+    def node(self, name: str) -> Node:
+        value = self.bindings[name]
+        if not isinstance(value, Node):
+            raise KeyError(f"'{name}' is bound to a tensor, not a node")
+        return value
+
+    def tensor(self, name: str) -> TensorRef:
+        value = self.bindings[name]
+        return TensorRef(value.name, 0) if isinstance(value, Node) else value
+
+
+@attrs.define
+class Trace:
+    """Collects the deepest failure met while matching, for ``explain``."""
+
+    depth: int = -1
+    node: str = ""
+    reason: str = ""
+    span: Span | None = None
+
+    def fail(self, level: int, node: str, reason: str, span: Span | None) -> None:
+        if level > self.depth:
+            self.depth, self.node, self.reason, self.span = level, node, reason, span
+
+
+Env = tuple[dict[str, Any], tuple[str, ...]]
+
+
+def match_at(graph: Graph, pattern: Pattern, root: str, trace: Trace | None = None) -> Match | None:
+    """The first match of *pattern* rooted at node *root*, or None."""
+    node = graph.get(root)
+    if node is None or not isinstance(pattern, Op):
+        return None
+    for bindings, nodes in _match_node(graph, pattern, node, ({}, ()), 0, trace):
+        return Match(root, bindings, nodes)
+    return None
+
+
+def _bind(env: Env, name: str | None, value: Any) -> Env | None:
+    bindings, nodes = env
+    if name is None or name == "_":
+        return env
+    if name in bindings:
+        return env if _same(bindings[name], value) else None
+    new = dict(bindings)
+    new[name] = value
+    return new, nodes
+
+
+def _same(a: Any, b: Any) -> bool:
+    as_ref = lambda v: TensorRef(v.name, 0) if isinstance(v, Node) else v  # noqa: E731
+    return bool(as_ref(a) == as_ref(b))
+
+
+def _match_node(
+    graph: Graph, pat: Op, node: Node, env: Env, level: int, trace: Trace | None
+) -> Iterator[Env]:
+    def fail(reason: str) -> Iterator[Env]:
+        if trace is not None:
+            trace.fail(level, node.name, reason, pat.span)
+        return iter(())
+
+    if pat.ops is not None and node.op not in pat.ops:
+        return fail(f"op is {node.op}, pattern wants {pat.describe()}")
+    for key, want in pat.attributes:
+        have = node.get(key)
+        if not _attr_equal(have, want):
+            return fail(f"attribute {key}={have!r}, pattern wants {want!r}")
+    if pat.check is not None:
+        reason = pat.check(node)
+        if reason:
+            return fail(reason)
+    bound = _bind(env, pat.bind, node)
+    if bound is None:
+        return fail(f"'{pat.bind}' is already bound to another node")
+    env = bound[0], bound[1] + (node.name,)
+    if pat.inputs is None:
+        return iter((env,))
+    data = [i for i in node.inputs if i.port != CONTROL]
+    if pat.variadic:
+        if len(data) < len(pat.inputs):
+            return fail(f"has {len(data)} inputs, pattern wants at least {len(pat.inputs)}")
+        pats = list(pat.inputs[:-1]) + [pat.inputs[-1]] * (len(data) - len(pat.inputs) + 1)
+    else:
+        if len(data) != len(pat.inputs):
+            return fail(f"has {len(data)} inputs, pattern wants {len(pat.inputs)}")
+        pats = list(pat.inputs)
+    orders = [data]
+    if node.op in COMMUTATIVE and len(data) == 2:
+        orders.append([data[1], data[0]])
+    return _match_orders(graph, pats, orders, env, level, trace)
+
+
+def _match_orders(graph, pats, orders, env, level, trace) -> Iterator[Env]:  # type: ignore[no-untyped-def]
+    for refs in orders:
+        yield from _match_inputs(graph, pats, refs, env, level, trace)
+
+
+def _match_inputs(
+    graph: Graph, pats: list[Pattern], refs: list[TensorRef], env: Env, level: int, trace: Trace | None
+) -> Iterator[Env]:
+    if not pats:
+        yield env
+        return
+    for env2 in _match_input(graph, pats[0], refs[0], env, level + 1, trace):
+        yield from _match_inputs(graph, pats[1:], refs[1:], env2, level, trace)
+
+
+def _match_input(
+    graph: Graph, pat: Pattern, ref: TensorRef, env: Env, level: int, trace: Trace | None
+) -> Iterator[Env]:
+    if isinstance(pat, Tensor):
+        bound = _bind(env, pat.bind, ref)
+        if bound is None:
+            if trace is not None:
+                trace.fail(level, ref.node, f"'{pat.bind}' is already bound to another tensor", pat.span)
+            return
+        yield bound
+        return
+    if pat.port is not None and ref.port != pat.port:
+        if trace is not None:
+            trace.fail(level, ref.node, f"uses output {ref.port}, pattern wants {pat.port}", pat.span)
+        return
+    node = graph.get(ref.node)
+    if node is None:
+        if trace is not None:
+            trace.fail(level, ref.node, "input names a node that does not exist", pat.span)
+        return
+    yield from _match_node(graph, pat, node, env, level, trace)
+
+
+def _attr_equal(have: Any, want: Any) -> bool:
+    if have is None:
+        return False
+    if isinstance(want, (list, tuple)):
+        return list(have) == list(want) if isinstance(have, (list, tuple)) else False
+    return bool(have == want) or str(have) == str(want)

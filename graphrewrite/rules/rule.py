@@ -1,0 +1,145 @@
+"""What a rule is: pattern rules, whole-graph passes, groups, and the RuleSet that names them.
+
+Three kinds of transform can be named in a script:
+
+- :class:`Rule`: a pattern, a guard returning a reason (or None), and a builder returning a
+  :class:`~graphrewrite.engine.rewrite.Rewrite`; run alone to a fixed point.
+- :class:`Group`: several rules run together to one fixed point (``fold_batch_norms``).
+- :class:`Pass`: a function over the whole graph, for transforms that are not pattern-shaped
+  (``strip_unused_nodes``, ``sort_by_execution_order``).
+
+All are frozen values; users build them (or write them in the rule language), never subclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Union
+
+import attrs
+
+from graphrewrite.engine.driver import Context, saturate
+from graphrewrite.engine.errors import NameNotFoundError, Span, UsageError, suggest
+from graphrewrite.engine.graph import Graph
+from graphrewrite.engine.pattern import Match, Pattern
+from graphrewrite.engine.report import RuleStats
+from graphrewrite.engine.rewrite import Rewrite
+from graphrewrite.rules.params import Param
+
+Guard = Callable[[Match, Graph, Context], Union[str, None]]
+Builder = Callable[[Match, Graph, Context], Union[Rewrite, str]]
+
+
+@attrs.frozen
+class Rule:
+    """A pattern rule: ``pattern``, a ``guard`` giving a reason to refuse, a ``builder``."""
+
+    name: str
+    doc: str
+    pattern: Pattern
+    builder: Builder = attrs.field(eq=False)
+    guard: Guard | None = attrs.field(default=None, eq=False)
+    params: tuple[Param, ...] = ()
+    source: Span | None = attrs.field(default=None, eq=False)
+
+    def check(self, match: Match, graph: Graph, ctx: Context) -> str | None:
+        return self.guard(match, graph, ctx) if self.guard is not None else None
+
+    def build(self, match: Match, graph: Graph, ctx: Context) -> Rewrite | str:
+        return self.builder(match, graph, ctx)
+
+    def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
+        return saturate(graph, [self], ctx)
+
+
+@attrs.frozen
+class Group:
+    """Rules that run together to one fixed point under one name."""
+
+    name: str
+    doc: str
+    rules: tuple[Rule, ...]
+    params: tuple[Param, ...] = ()
+
+    def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
+        return saturate(graph, self.rules, ctx)
+
+
+@attrs.frozen
+class Pass:
+    """A whole-graph transform: ``run(graph, ctx) -> graph``."""
+
+    name: str
+    doc: str
+    run: Callable[[Graph, Context], Graph] = attrs.field(eq=False)
+    params: tuple[Param, ...] = ()
+
+    def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
+        result = self.run(graph, ctx)
+        changed = sum(1 for n in result if graph.get(n.name) is not n) + sum(1 for n in graph if n.name not in result)
+        return result, (RuleStats(self.name, tried=1, matched=1, applied=changed),)
+
+
+Transform = Union[Rule, Group, Pass]
+
+
+@attrs.frozen
+class Step:
+    """A transform with its arguments, as one step of a pipeline."""
+
+    transform: Transform
+    args: Mapping[str, Any] = attrs.field(factory=dict)
+    ignore_errors: bool = False
+    span: Span | None = attrs.field(default=None, eq=False)
+
+    @property
+    def name(self) -> str:
+        return self.transform.name
+
+    def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
+        return self.transform.apply(graph, ctx.with_args(self.args))
+
+
+@attrs.frozen
+class RuleSet:
+    """An ordered collection of transforms by name; adding a name twice is an error."""
+
+    entries: tuple[Transform, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        seen: dict[str, Transform] = {}
+        for entry in self.entries:
+            if entry.name in seen:
+                raise UsageError(f"two rules are named '{entry.name}'")
+            seen[entry.name] = entry
+        object.__setattr__(self, "_by_name", seen)
+
+    @classmethod
+    def of(cls, *entries: Transform) -> RuleSet:
+        return cls(tuple(entries))
+
+    def __iter__(self) -> Iterator[Transform]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name  # type: ignore[attr-defined]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.entries)
+
+    def get(self, name: str) -> Transform | None:
+        return self._by_name.get(name)  # type: ignore[attr-defined,no-any-return]
+
+    def lookup(self, name: str) -> Transform:
+        found = self.get(name)
+        if found is None:
+            hint = suggest(name, self.names)
+            raise NameNotFoundError(f"unknown transform '{name}'" + (f"; {hint}" if hint else ""))
+        return found
+
+    def plus(self, entries: Iterable[Transform]) -> RuleSet:
+        return RuleSet(self.entries + tuple(entries))
