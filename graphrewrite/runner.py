@@ -1,0 +1,83 @@
+"""Run a GraphDef in TensorFlow, as written: grappler is switched off.
+
+A ``tf.compat.v1.Session`` normally runs grappler over every graph first (constant folding,
+arithmetic simplification, fusions), which would hide what a rewrite did and costs ~30 s on
+large graphs. Every numerical check in graphrewrite evaluates graphs through this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from graphrewrite import _tf
+from graphrewrite.engine.errors import GraphError
+
+
+def session_config() -> Any:
+    """A session config with the meta-optimizer (all of grappler) disabled."""
+    tf = _tf.tf()
+    config = tf.compat.v1.ConfigProto()
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    config.graph_options.optimizer_options.opt_level = tf.compat.v1.OptimizerOptions.L0
+    config.graph_options.optimizer_options.do_constant_folding = False
+    config.graph_options.optimizer_options.do_function_inlining = False
+    config.intra_op_parallelism_threads = 1
+    config.inter_op_parallelism_threads = 1
+    return config
+
+
+def tensor_name(name: str) -> str:
+    """``x`` -> ``x:0``; ``x:1`` unchanged."""
+    head, sep, port = name.rpartition(":")
+    return name if sep and port.isdigit() else f"{name}:0"
+
+
+class GraphRunner:
+    """A graph imported once into a session, run many times (``run --benchmark``)."""
+
+    def __init__(self, graph_def: Any):
+        tf = _tf.tf()
+        self._graph = tf.Graph()
+        with self._graph.as_default():
+            try:
+                tf.compat.v1.import_graph_def(graph_def, name="")
+            except (ValueError, tf.errors.OpError) as exc:
+                raise GraphError(f"TensorFlow cannot import the graph: {_first_line(exc)}") from None
+        self._session = tf.compat.v1.Session(graph=self._graph, config=session_config())
+
+    def placeholder_spec(self, name: str) -> tuple[Any, tuple[int | None, ...] | None]:
+        tensor = self._graph.get_tensor_by_name(tensor_name(name))
+        shape = tensor.shape
+        dims = None if shape.rank is None else tuple(shape.as_list())
+        return tensor.dtype, dims
+
+    def run(self, feeds: Mapping[str, np.ndarray], fetches: Sequence[str]) -> list[np.ndarray]:
+        tf = _tf.tf()
+        feed_dict = {tensor_name(k): v for k, v in feeds.items()}
+        try:
+            return list(self._session.run([tensor_name(f) for f in fetches], feed_dict=feed_dict))
+        except (KeyError, ValueError, tf.errors.OpError) as exc:
+            raise GraphError(f"running the graph failed: {_first_line(exc)}") from None
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> GraphRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_graph(graph_def: Any, feeds: Mapping[str, np.ndarray], fetches: Sequence[str]) -> list[np.ndarray]:
+    """Evaluate *fetches* of *graph_def* once with *feeds* (keys: ``x`` or ``x:0``)."""
+    with GraphRunner(graph_def) as runner:
+        return runner.run(feeds, fetches)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
