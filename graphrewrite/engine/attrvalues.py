@@ -48,6 +48,18 @@ class DType:
         return self.name
 
 
+class Shape(tuple):  # type: ignore[type-arg]
+    """A tensor shape attribute value: a tuple of dims, None for an unknown dim.
+
+    A distinct type so that ``encode`` can tell a shape from a list of ints.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Shape({list(self)})"
+
+
 def dtype_of_numpy(dtype: Any) -> DType:
     return DType(_tf.tf().as_dtype(np.dtype(dtype)).as_datatype_enum)
 
@@ -76,7 +88,7 @@ def shape_to_proto(shape: tuple[int | None, ...] | None) -> Any:
 def shape_from_proto(proto: Any) -> tuple[int | None, ...] | None:
     if proto.unknown_rank:
         return None
-    return tuple(None if d.size < 0 else int(d.size) for d in proto.dim)
+    return Shape(None if d.size < 0 else int(d.size) for d in proto.dim)
 
 
 def encode(value: Any) -> Any:
@@ -103,6 +115,8 @@ def encode(value: Any) -> Any:
         out.tensor.CopyFrom(value)
     elif isinstance(value, pb.TensorShapeProto):
         out.shape.CopyFrom(value)
+    elif isinstance(value, Shape):
+        out.shape.CopyFrom(shape_to_proto(value))
     elif isinstance(value, (list, tuple)):
         _encode_list(out, list(value))
     else:

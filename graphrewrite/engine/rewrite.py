@@ -65,7 +65,7 @@ def apply_batch(graph: Graph, rewrites: Sequence[Rewrite], protected: frozenset[
     def current(name: str) -> Node | None:
         return rewired.get(name) or upserts.get(name) or graph.get(name)
 
-    removed = _removable(graph, candidates - protected, current, [*rewired.values(), *upserts.values()])
+    removed = _removable(graph, candidates - protected, current, {**upserts, **rewired}.values())
     edits = _forward_controls(graph, removed, redirect, current)
     final = {**rewired, **edits}
     for name, node in upserts.items():
@@ -90,16 +90,19 @@ def _resolve(redirect: dict[TensorRef, TensorRef]) -> dict[TensorRef, TensorRef]
 
 def _removable(graph: Graph, candidates: set[str], current, new_nodes) -> set[str]:  # type: ignore[no-untyped-def]
     """The candidates no surviving node uses (a fixed point: keeping one keeps its inputs)."""
+    # Only data uses keep a node alive: a control edge ``^r`` is re-pointed by
+    # _forward_controls at r's replacement or at r's own inputs.
     new_users: dict[str, set[str]] = {}
     for node in new_nodes:
         for ref in node.inputs:
-            new_users.setdefault(ref.node, set()).add(node.name)
+            if ref.port != CONTROL:
+                new_users.setdefault(ref.node, set()).add(node.name)
     users = {}
     for c in candidates:
         found = set(new_users.get(c, ()))
         for u in graph.consumers(c):
             node = current(u)
-            if node is not None and any(i.node == c for i in node.inputs):
+            if node is not None and any(i.node == c and i.port != CONTROL for i in node.inputs):
                 found.add(u)
         users[c] = found
     kept = [c for c in candidates if any(u not in candidates for u in users[c])]

@@ -1,0 +1,94 @@
+"""Graph values: parsing inputs, round trips, incremental indexes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from graphrewrite.engine.attrvalues import DType
+from graphrewrite.engine.errors import GraphError, NameNotFoundError
+from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
+
+
+def _graph() -> Graph:
+    f32 = DType.named("float")
+    return Graph.from_nodes(
+        [
+            Node.make("x", "Placeholder", [], {"dtype": f32}),
+            Node.make("c", "Const", [], {"dtype": f32, "value": np.array(2.0, np.float32)}),
+            Node.make("m", "Mul", ["x", "c:0", "^x"], {"T": f32}),
+            Node.make("y", "Identity", ["m"], {"T": f32}),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "text, ref",
+    [("x", TensorRef("x", 0)), ("x:0", TensorRef("x", 0)), ("x:3", TensorRef("x", 3)), ("^x", TensorRef("x", CONTROL)),
+     ("a/b:c", TensorRef("a/b:c", 0))],
+)  # fmt: skip
+def test_tensor_ref_parse(text, ref):
+    assert TensorRef.parse(text) == ref
+
+
+def test_tensor_ref_str_is_tf_spelling():
+    assert [str(TensorRef.parse(t)) for t in ("x:0", "x:2", "^x")] == ["x", "x:2", "^x"]
+
+
+def test_indexes_and_queries():
+    g = _graph()
+    assert g.consumers("x") == ("m",)
+    assert g.nodes_of_op("Mul") == ("m",)
+    assert g.node("m:0").name == "m"
+    assert g.node("m").data_inputs == (TensorRef("x"), TensorRef("c"))
+    assert g.node("m").control_inputs == (TensorRef("x", CONTROL),)
+
+
+def test_unknown_name_suggests():
+    with pytest.raises(NameNotFoundError, match="did you mean 'm'"):
+        _graph().node("mm")
+
+
+def test_duplicate_names_rejected():
+    with pytest.raises(GraphError, match="two nodes named 'a'"):
+        Graph.from_nodes([Node.make("a", "NoOp"), Node.make("a", "NoOp")])
+
+
+def test_replace_is_persistent_and_patches_indexes():
+    g = _graph()
+    g2 = g.replace([Node.make("z", "Neg", ["m"])], ["y"])
+    assert "y" in g and "y" not in g2
+    assert g.consumers("m") == ("y",)
+    assert g2.consumers("m") == ("z",)
+    assert g2.nodes_of_op("Identity") == ()
+    assert list(g2.names) == ["x", "c", "m", "z"]
+
+
+def test_replacing_keeps_position():
+    g = _graph().replace([Node.make("m", "AddV2", ["x", "c"])])
+    assert list(g.names) == ["x", "c", "m", "y"]
+    assert g.nodes_of_op("Mul") == () and g.nodes_of_op("AddV2") == ("m",)
+
+
+def test_graphdef_round_trip_keeps_untouched_nodedefs():
+    gd = _graph().to_graphdef()
+    gd.versions.producer = 1234
+    g = Graph.from_graphdef(gd)
+    out = g.to_graphdef()
+    assert out == gd
+    assert out.versions.producer == 1234
+    assert g.node("m").nodedef is gd.node[2]
+
+
+def test_attr_values_decode():
+    g = _graph()
+    assert g.node("m").get("T") == DType.named("float32")
+    assert float(g.node("c").value()) == 2.0
+    assert g.node("m").get("missing", 7) == 7
+
+
+def test_unique_name():
+    g = _graph()
+    assert g.unique_name("new") == "new"
+    assert g.unique_name("m") == "m_1"
+    assert g.unique_name("m", taken={"m_1"}) == "m_2"
