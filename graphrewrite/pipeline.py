@@ -94,7 +94,7 @@ def run_pipeline(
     inputs: str | Sequence[str] = (),
     outputs: str | Sequence[str] = (),
     trace: Callable[[FireEvent], None] | None = None,
-    after_step: Callable[[int, Step, Graph], None] | None = None,
+    after_step: Callable[[int, Any, Graph], None] | None = None,
 ) -> Result:
     """Run *steps* over *graph_def*; the input message is never modified."""
     graph = Graph.from_graphdef(graph_def)

@@ -31,7 +31,7 @@ def session_config() -> Any:
 
 def tensor_name(name: str) -> str:
     """``x`` -> ``x:0``; ``x:1`` unchanged."""
-    head, sep, port = name.rpartition(":")
+    _head, sep, port = name.rpartition(":")
     return name if sep and port.isdigit() else f"{name}:0"
 
 

@@ -56,8 +56,11 @@ class Context:
 class PatternRule(Protocol):
     """What the driver needs of a pattern rule (``rules.Rule`` is one)."""
 
-    name: str
-    pattern: Pattern
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def pattern(self) -> Pattern: ...
 
     def check(self, match: Match, graph: Graph, ctx: Context) -> str | None: ...
 
@@ -187,8 +190,11 @@ def _event(iteration: int, rw: Rewrite, removed: frozenset[str]) -> FireEvent:
 class Step(Protocol):
     """One pipeline step, as the driver sees it."""
 
-    name: str
-    ignore_errors: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def ignore_errors(self) -> bool: ...
 
     def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]: ...
 

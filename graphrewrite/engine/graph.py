@@ -164,7 +164,7 @@ class Graph:
     :meth:`replace`. The function library and ``versions`` pass through untouched.
     """
 
-    __slots__ = ("_nodes", "_consumers", "_by_op", "library", "versions")
+    __slots__ = ("_by_op", "_consumers", "_nodes", "library", "versions")
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ pattern failed at a node: the deepest failure it met (see :class:`Trace`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Union
+from typing import Any
 
 import attrs
 
@@ -60,7 +60,7 @@ class Op:
         return "|".join(sorted(self.ops)) if self.ops else "*"
 
 
-Pattern = Union[Tensor, Op]
+Pattern = Tensor | Op
 
 
 def op(ops: str, *inputs: Pattern, bind: str | None = None, **attr_values: Any) -> Op:

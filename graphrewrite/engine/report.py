@@ -77,6 +77,6 @@ class Report:
         lines = []
         for row in rows:
             lines.append(
-                "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+                "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False)))
             )
         return "\n".join(lines)

@@ -14,7 +14,7 @@ All are frozen values; users build them (or write them in the rule language), ne
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Union
+from typing import Any
 
 import attrs
 
@@ -26,8 +26,8 @@ from graphrewrite.engine.report import RuleStats
 from graphrewrite.engine.rewrite import Rewrite
 from graphrewrite.rules.params import Param
 
-Guard = Callable[[Match, Graph, Context], Union[str, None]]
-Builder = Callable[[Match, Graph, Context], Union[Rewrite, str]]
+Guard = Callable[[Match, Graph, Context], str | None]
+Builder = Callable[[Match, Graph, Context], Rewrite | str]
 
 
 @attrs.frozen
@@ -80,7 +80,7 @@ class Pass:
         return result, (RuleStats(self.name, tried=1, matched=1, applied=changed),)
 
 
-Transform = Union[Rule, Group, Pass]
+Transform = Rule | Group | Pass
 
 
 @attrs.frozen
