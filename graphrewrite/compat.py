@@ -14,7 +14,7 @@ from typing import Any
 from graphrewrite.pipeline import transform_graph
 
 
-def TransformGraph(  # noqa: N802  (TensorFlow's name, kept for drop-in compatibility)
+def TransformGraph(
     input_graph_def: Any, inputs: Sequence[str], outputs: Sequence[str], transforms: Sequence[str]
 ) -> Any:
     """GTT's Python entry point: each item of *transforms* is one transform specification."""
