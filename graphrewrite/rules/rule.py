@@ -105,6 +105,8 @@ class RuleSet:
     """An ordered collection of transforms by name; adding a name twice is an error."""
 
     entries: tuple[Transform, ...] = ()
+    # The name index; a declared field because frozen attrs classes have slots.
+    _by_name: dict[str, Transform] = attrs.field(init=False, repr=False, eq=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
         seen: dict[str, Transform] = {}
