@@ -76,10 +76,14 @@ def suggest(name: str, choices: Iterable[str]) -> str | None:
 def format_diagnostic(diagnostic: Diagnostic, text: str) -> str:
     """``file:line:col: error: message``, the source line, a caret, then the hint."""
     span = diagnostic.span
-    lines = text.splitlines() or [""]
-    source_line = lines[span.line - 1] if 0 < span.line <= len(lines) else ""
+    # Lines as lark counts them: only "\n" ends one (splitlines also splits on \v, \f, \x1c...).
+    lines = text.split("\n")
+    source_line = lines[span.line - 1].rstrip("\r") if 0 < span.line <= len(lines) else ""
     gutter = f"{span.line} | "
-    caret = " " * (len(gutter) + span.column - 1) + "^" * max(1, span.length)
+    # Tabs before the culprit are copied so the caret lines up under it in a terminal.
+    pad = "".join("\t" if c == "\t" else " " for c in source_line[: span.column - 1])
+    pad += " " * max(0, span.column - 1 - len(source_line))
+    caret = " " * len(gutter) + pad + "^" * max(1, span.length)
     out = [f"{span}: error: {diagnostic.message}", f"{gutter}{source_line}", caret]
     if diagnostic.hint:
         out.append(f"hint: {diagnostic.hint}")
