@@ -91,8 +91,11 @@ class _Builder:
         return Use(body, self.span(keyword, token), self.span(token))
 
     def span(self, first: Token, last: Token | None = None) -> Span:
+        """From *first* to the end of *last*, cut at the end of the first line."""
         last = first if last is None else last
-        return self.span_at(first.start_pos, last.end_pos - first.start_pos)
+        newline = self.text.find("\n", first.start_pos, last.end_pos)
+        end = last.end_pos if newline < 0 else newline
+        return Span(self.source, first.line, first.column, max(1, end - first.start_pos))
 
     def span_at(self, pos: int, length: int = 1) -> Span:
         """The span of *length* characters at *pos*, cut at the end of its line."""
