@@ -111,5 +111,17 @@ CONVERTERS = {
 
 
 def defaults(params: Sequence[Param]) -> dict[str, Any]:
-    """The argument map a transform sees when the script gives no values."""
-    return {p.name: ([] if p.repeated else p.default) for p in params}
+    """The argument map a transform sees when the script gives no values.
+
+    A default written as text (``Param("dtype", Kind.DTYPE, "float16")``) is converted like a
+    script value, so a rule sees the same type whether or not the user gave the parameter.
+    """
+    out: dict[str, Any] = {}
+    for p in params:
+        if p.repeated:
+            out[p.name] = []
+        elif isinstance(p.default, str) and p.kind is not Kind.STRING:
+            out[p.name] = p.convert(p.default)
+        else:
+            out[p.name] = p.default
+    return out
