@@ -74,3 +74,22 @@ def build(fn: Callable[[], Any]) -> Any:
 
 def ops(graph_def: Any) -> list[str]:
     return sorted(n.op for n in graph_def.node)
+
+
+def run_logged(graph_def: Any, feeds: dict[str, np.ndarray], fetches: Sequence[str]) -> tuple[list[np.ndarray], str]:
+    """Run a graph and return its outputs and what its ``Print`` ops wrote to stderr (fd 2)."""
+    import os
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            values = run(graph_def, feeds, fetches)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        log.seek(0)
+        return values, log.read().decode(errors="replace")
