@@ -1,0 +1,108 @@
+"""Edits shared by the structural passes: renaming edges, colocation entries, argument maps.
+
+A pass that removes or renames nodes must update three things GTT often forgot: the input
+edges (keeping ``^`` and ``:port``), duplicated control edges, and ``_class`` colocation
+entries (``loc:@name``), which TensorFlow refuses to import when they name a missing node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from graphrewrite.engine.driver import Context
+from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
+from graphrewrite.rules.params import Param, defaults
+
+_LOC = "loc:@"
+
+
+def args_of(ctx: Context, params: Sequence[Param]) -> dict[str, Any]:
+    """The step's arguments with every declared default filled in."""
+    return {**defaults(params), **ctx.args}
+
+
+def dedupe(inputs: Iterable[TensorRef], owner: str) -> tuple[TensorRef, ...]:
+    """Data inputs in order, then control inputs without repeats, self-edges, or edges from
+    a node the owner already reads data from (that edge already orders the two)."""
+    inputs = list(inputs)
+    data = [i for i in inputs if i.port != CONTROL]
+    has_data = {i.node for i in data}
+    seen: set[str] = set()
+    control = []
+    for ref in inputs:
+        if ref.port == CONTROL and ref.node != owner and ref.node not in has_data and ref.node not in seen:
+            seen.add(ref.node)
+            control.append(ref)
+    return (*data, *control)
+
+
+def replace_inputs(node: Node, inputs: tuple[TensorRef, ...]) -> Node:
+    """*node* with *inputs* (data first, then control), dropping its original NodeDef.
+
+    The same as ``node.evolve(inputs=...)``, without attrs' generic evolve: the structural
+    passes call this for tens of thousands of nodes.
+    """
+    return Node(node.name, node.op, inputs, node.device, node.attr)
+
+
+def colocation(node: Node) -> list[str] | None:
+    """The node names in *node*'s ``_class`` attribute, or None when it has none."""
+    if "_class" not in node.attr:
+        return None
+    entries = [e.decode(errors="replace") for e in node.attr["_class"].list.s]
+    return [e[len(_LOC) :] for e in entries if e.startswith(_LOC)]
+
+
+def with_colocation(node: Node, names: Sequence[str]) -> Node:
+    """*node* with ``_class`` set to *names* (removed when empty)."""
+    if not names:
+        return node.without_attrs("_class")
+    return node.with_attrs(_class=[_LOC + n for n in names])
+
+
+def rename_refs(node: Node, mapping: Mapping[str, str]) -> Node:
+    """*node* with every edge and colocation entry naming a key of *mapping* renamed.
+
+    Ports and ``^`` are kept; repeated control edges are dropped. Returns *node* itself
+    (the same object) when nothing names a key, so untouched NodeDefs are written back as is.
+    """
+    inputs = node.inputs
+    if any(ref.node in mapping for ref in inputs):
+        renamed = [TensorRef(mapping.get(r.node, r.node), r.port) for r in inputs]
+        node = replace_inputs(node, dedupe(renamed, node.name))
+    located = colocation(node)
+    if located and any(n in mapping for n in located):
+        node = with_colocation(node, list(dict.fromkeys(mapping.get(n, n) for n in located)))
+    return node
+
+
+def drop_colocation(graph: Graph, gone: set[str] | frozenset[str]) -> list[Node]:
+    """Nodes of *graph* (not in *gone*) whose ``_class`` named a node in *gone*, fixed."""
+    fixed = []
+    for node in graph:
+        located = colocation(node)
+        if located and node.name not in gone and any(n in gone for n in located):
+            fixed.append(with_colocation(node, [n for n in located if n not in gone]))
+    return fixed
+
+
+def apply_mapping(graph: Graph, mapping: Mapping[str, str], removed: Iterable[str] = ()) -> Graph:
+    """*graph* with every edge into a key of *mapping* re-pointed at its value, *removed* gone.
+
+    Only the consumers of renamed nodes are visited (plus one linear scan for ``_class``).
+    """
+    removed = set(removed)
+    touched = {c for name in mapping for c in graph.consumers(name)} - removed
+    upserts = {}
+    for name in touched:
+        node = rename_refs(graph.node(name), mapping)
+        upserts[name] = node
+    for node in graph:
+        if node.name in removed or node.name in upserts:
+            continue
+        located = colocation(node)
+        if located and any(n in mapping for n in located):
+            upserts[node.name] = rename_refs(node, mapping)
+    # Replaced nodes keep their positions, so the upsert order does not matter.
+    return graph.replace(upserts.values(), removed)
