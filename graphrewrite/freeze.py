@@ -15,13 +15,16 @@ from __future__ import annotations
 from graphrewrite.freezing.frozen import FreezeError, FrozenGraph, TensorInfo
 from graphrewrite.freezing.keras import freeze_keras_model, load_keras_model
 from graphrewrite.freezing.saved_model import freeze_concrete_function, freeze_saved_model
+from graphrewrite.freezing.tf1 import freeze_checkpoint, load_graph_or_meta
 
 __all__ = [
     "FreezeError",
     "FrozenGraph",
     "TensorInfo",
+    "freeze_checkpoint",
     "freeze_concrete_function",
     "freeze_keras_model",
     "freeze_saved_model",
+    "load_graph_or_meta",
     "load_keras_model",
 ]

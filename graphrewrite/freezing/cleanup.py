@@ -18,15 +18,18 @@ from graphrewrite.freezing.ops import VARIABLE_OPS
 LOWERING_PLACEHOLDER = "unused_control_flow_input"
 
 
-def finish(graph: Graph, protected: Iterable[str], *, inline: bool = True) -> Graph:
-    """Inline calls, drop lowering leftovers and unused functions, fix colocation, check."""
+def finish(graph: Graph, protected: Iterable[str], *, check: bool = True) -> Graph:
+    """Inline calls, drop lowering leftovers and unused functions, fix colocation, check.
+
+    *check* is off only when the user chose to leave some variables unfrozen.
+    """
     keep = frozenset(protected)
-    if inline:
-        graph, _ = inline_calls(graph, protected=keep)
+    graph, _ = inline_calls(graph, protected=keep)
     graph = drop_lowering_placeholders(graph, keep)
     graph = prune_library(graph)
     graph = drop_dangling_colocation(graph)
-    check_no_variables(graph)
+    if check:
+        check_no_variables(graph)
     return graph
 
 

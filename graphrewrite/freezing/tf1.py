@@ -1,0 +1,194 @@
+"""Freeze a TF1 graph (GraphDef or MetaGraphDef) with a checkpoint: GTT-era ``freeze_graph``.
+
+The graph is cut to what the outputs need, variable values come from the checkpoint
+(``checkpoint.CheckpointValues``: no Session, no restore ops), and TensorFlow's own converter
+replaces the variables: ``VariableV2`` and resource variables (``VarHandleOp`` read through
+``Identity``, ``Enter``, ``Switch``, ``Merge``, or inside functional ``While``/``If``),
+``ResourceGather`` on partitioned variables included. Reference-typed control-flow ops left
+reading a frozen variable (``RefEnter``, ``RefSwitch``, ...) become their value twins.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from graphrewrite import _tf
+from graphrewrite.engine.errors import GraphFileError, NameNotFoundError, suggest
+from graphrewrite.engine.graph import Graph, Node, node_name
+from graphrewrite.freezing import cleanup
+from graphrewrite.freezing.checkpoint import CheckpointValues, checkpoint_prefix
+from graphrewrite.freezing.frozen import FreezeError, FrozenGraph, TensorInfo, first_line
+from graphrewrite.freezing.ops import VARIABLE_HOLDERS
+
+REF_TWINS = {
+    "RefEnter": "Enter", "RefSwitch": "Switch", "RefIdentity": "Identity", "RefMerge": "Merge",
+    "RefExit": "Exit", "RefNextIteration": "NextIteration", "RefSelect": "Select",
+}  # fmt: skip
+
+
+def freeze_checkpoint(
+    graph_def_or_meta: Any,
+    checkpoint: str | os.PathLike[str],
+    output_node_names: str | Sequence[str],
+    *,
+    whitelist: str | Iterable[str] | None = None,
+    blacklist: str | Iterable[str] | None = None,
+) -> FrozenGraph:
+    """Freeze a TF1 graph: *graph_def_or_meta* is a GraphDef, a MetaGraphDef or a file path."""
+    from graphrewrite.inspect import resolve_names
+
+    graph_def = load_graph_or_meta(graph_def_or_meta)
+    graph = Graph.from_graphdef(graph_def)
+    outputs = resolve_names(graph, _names(output_node_names))
+    if not outputs:
+        raise FreezeError("no output node names given; freezing keeps only what the outputs need")
+    values = CheckpointValues(checkpoint_prefix(checkpoint), graph)
+    needed = needed_by(graph, [node_name(o) for o in outputs])
+    variables = _selected(needed, _names(whitelist), _names(blacklist))
+    converted = _convert(needed.to_graphdef(), {v.name: values.value(v) for v in variables})
+    frozen = dereference(drop_stale_shapes(needed, Graph.from_graphdef(converted)))
+    inputs = [n.name for n in frozen if n.op == "Placeholder" and not n.name.startswith(cleanup.LOWERING_PLACEHOLDER)]
+    leaves_variables = bool(whitelist or blacklist)
+    frozen = cleanup.finish(frozen, [*inputs, *map(node_name, outputs)], check=not leaves_variables)
+    return FrozenGraph(frozen.to_graphdef(), tuple(_placeholder_info(frozen.node(n)) for n in inputs),
+                       tuple(_output_info(frozen, o) for o in outputs))  # fmt: skip
+
+
+def _names(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [item.strip() for item in items if item and item.strip()]
+
+
+def load_graph_or_meta(source: Any) -> Any:
+    """A GraphDef from a GraphDef, a MetaGraphDef, or a ``.pb``/``.pbtxt``/``.meta`` path."""
+    from graphrewrite import io
+
+    pb = _tf.pb()
+    if isinstance(source, pb.GraphDef):
+        return source
+    if hasattr(source, "graph_def") and hasattr(source, "meta_info_def"):
+        return source.graph_def
+    path = Path(source).expanduser()
+    if path.suffix != ".meta":
+        return io.load_graph(path)
+    return _load_meta(path).graph_def
+
+
+def _load_meta(path: Path) -> Any:
+    from google.protobuf import message, text_format
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise GraphFileError(f"cannot read '{path}': {exc.strerror or exc}") from None
+    meta = meta_graph_pb2.MetaGraphDef()
+    try:
+        meta.ParseFromString(data)
+    except message.DecodeError:
+        try:
+            text_format.Parse(data.decode("utf-8"), meta)
+        except (text_format.ParseError, UnicodeDecodeError) as exc:
+            raise GraphFileError(f"'{path}' is not a MetaGraphDef: {first_line(exc)}") from None
+    if not meta.graph_def.node:
+        raise GraphFileError(f"'{path}' is not a MetaGraphDef with a graph (no nodes)")
+    return meta
+
+
+def needed_by(graph: Graph, outputs: Iterable[str]) -> Graph:
+    """The part of *graph* the *outputs* reach through data and control inputs."""
+    needed: set[str] = set()
+    pending = list(outputs)
+    while pending:
+        name = pending.pop()
+        if name in needed or name not in graph:
+            continue
+        needed.add(name)
+        pending.extend(ref.node for ref in graph.node(name).inputs)
+    return graph.replace((), [n for n in graph.names if n not in needed])
+
+
+def _selected(graph: Graph, whitelist: list[str], blacklist: list[str]) -> list[Node]:
+    """The variable nodes to freeze; unknown names in either list are an error."""
+    variables = [n for n in graph if n.op in VARIABLE_HOLDERS]
+    names = {v.name for v in variables}
+    for flag, listed in (("variable_names_whitelist", whitelist), ("variable_names_blacklist", blacklist)):
+        for name in listed:
+            if name not in names:
+                hint = suggest(name, names)
+                raise NameNotFoundError(
+                    f"--{flag}: no variable '{name}' among those the outputs need" + (f"; {hint}" if hint else "")
+                )
+    return [v for v in variables if (not whitelist or v.name in whitelist) and v.name not in blacklist]
+
+
+def _convert(graph_def: Any, values: dict[str, Any]) -> Any:
+    """TensorFlow's converter, fed with checkpoint values instead of a Session's."""
+    from tensorflow.python.framework import convert_to_constants as c2c
+
+    class CheckpointData(c2c._ConverterData):  # the Session-free twin of _SessionConverterData
+        def __init__(self) -> None:
+            super().__init__(graph_def)
+            for node in self.graph_def.node:
+                if node.name in values:
+                    self._tensor_data[node.name] = c2c._TensorData(
+                        numpy=values[node.name], dtype=node.attr["dtype"].type, index=None
+                    )
+
+    try:
+        converted, _ = c2c._replace_variables_by_constants(CheckpointData())
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FreezeError(f"TensorFlow could not replace the variables: {first_line(exc)}") from None
+    return converted
+
+
+def drop_stale_shapes(before: Graph, after: Graph) -> Graph:
+    """Drop ``_output_shapes`` where conversion retyped a node (a resource became a tensor):
+    TensorFlow refuses to import a node whose recorded shapes contradict its outputs."""
+    stale = []
+    for node in after:
+        old = before.get(node.name)
+        if "_output_shapes" not in node.attr or old is None or node.op == "Const":
+            continue
+        if any(key != "_output_shapes" and old.attr.get(key) != value for key, value in node.attr.items()):
+            stale.append(node.without_attrs("_output_shapes"))
+    return after.replace(stale) if stale else after
+
+
+def dereference(graph: Graph) -> Graph:
+    """Ref-typed ops that now read a constant become their value twins (RefEnter -> Enter)."""
+    memo: dict[str, bool] = {}
+
+    def reads_ref(node: Node) -> bool:
+        if node.name not in memo:
+            memo[node.name] = False  # loops through NextIteration end here
+            source = graph.get(node.data_inputs[0].node) if node.data_inputs else None
+            memo[node.name] = source is not None and (
+                source.op in ("Variable", "VariableV2") or (source.op in REF_TWINS and reads_ref(source))
+            )
+        return memo[node.name]
+
+    fixed = [n.evolve(op=REF_TWINS[n.op]) for n in graph if n.op in REF_TWINS and not reads_ref(n)]
+    return graph.replace(fixed) if fixed else graph
+
+
+def _placeholder_info(node: Node) -> TensorInfo:
+    dtype = node.get("dtype")
+    return TensorInfo(node.name, str(dtype), node.get("shape") if "shape" in node.attr else None)
+
+
+def _output_info(graph: Graph, name: str) -> TensorInfo:
+    from graphrewrite.engine.graph import TensorRef
+    from graphrewrite.stdlib_rules.opinfo import output_dtypes
+
+    ref = TensorRef.parse(name)
+    node = graph.node(ref.node)
+    types = output_dtypes(node) or []
+    shapes = node.get("_output_shapes") or []
+    dtype = str(types[ref.port]) if ref.port < len(types) else "?"
+    return TensorInfo(name, dtype, shapes[ref.port] if ref.port < len(shapes) else None)
