@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from graphrewrite.freezing.frozen import FreezeError, FrozenGraph, TensorInfo
 from graphrewrite.freezing.keras import freeze_keras_model, load_keras_model
-from graphrewrite.freezing.saved_model import freeze_concrete_function, freeze_saved_model
+from graphrewrite.freezing.saved_model import freeze_concrete_function, freeze_saved_model, saved_model_graph
 from graphrewrite.freezing.tf1 import freeze_checkpoint, load_graph_or_meta
 
 __all__ = [
@@ -27,4 +27,5 @@ __all__ = [
     "freeze_saved_model",
     "load_graph_or_meta",
     "load_keras_model",
+    "saved_model_graph",
 ]

@@ -173,13 +173,16 @@ def transform_command(
     graph_path: str, inputs: Iterable[str], outputs: Iterable[str], script: str | None = None
 ) -> str:
     """A ``graphrewrite transform`` command line for *graph_path*, ready to paste."""
+    from pathlib import PurePath
+
     from graphrewrite.demo import STANDARD_SCRIPT
 
-    stem = graph_path[: -len(".pb")] if graph_path.endswith(".pb") else graph_path
+    path = PurePath(graph_path)
+    optimized = str(path.with_name(f"{path.stem}_optimized{path.suffix or '.pb'}"))
     parts = [
         "graphrewrite transform",
         f"--in_graph={shlex.quote(graph_path)}",
-        f"--out_graph={shlex.quote(stem + '_optimized.pb')}",
+        f"--out_graph={shlex.quote(optimized)}",
         f"--inputs={shlex.quote(','.join(inputs))}",
         f"--outputs={shlex.quote(','.join(outputs))}",
         f"--transforms={shlex.quote(script or STANDARD_SCRIPT)}",

@@ -52,6 +52,26 @@ def freeze_saved_model(
     return frozen
 
 
+def saved_model_graph(saved_model_dir: str | os.PathLike[str], *, tags: Sequence[str] | str = "serve") -> tuple[Any, str]:
+    """The MetaGraphDef tagged *tags* and the variables checkpoint prefix of a SavedModel.
+
+    This is how TF1's ``freeze_graph --input_saved_model_dir --output_node_names`` froze one.
+    """
+    from tensorflow.python.saved_model import loader_impl
+
+    path = Path(saved_model_dir).expanduser()
+    try:
+        saved = loader_impl.parse_saved_model(str(path))
+    except OSError as exc:
+        raise GraphFileError(f"'{path}' is not a SavedModel: {first_line(exc)}") from None
+    wanted = set(tags.split(",") if isinstance(tags, str) else tags) - {""}
+    for meta in saved.meta_graphs:
+        if set(meta.meta_info_def.tags) == wanted:
+            return meta, str(path / "variables" / "variables")
+    have = "; ".join(",".join(m.meta_info_def.tags) for m in saved.meta_graphs)
+    raise NameNotFoundError(f"SavedModel '{path}' has no MetaGraph tagged '{','.join(sorted(wanted))}' (it has: {have})")
+
+
 def _missing_signature(name: str, signatures: dict[str, Any], path: Path) -> NameNotFoundError:
     if not signatures:
         return NameNotFoundError(f"SavedModel '{path}' has no signatures; save it with a serving signature")

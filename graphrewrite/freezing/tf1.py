@@ -53,8 +53,8 @@ def freeze_checkpoint(
     inputs = [n.name for n in frozen if n.op == "Placeholder" and not n.name.startswith(cleanup.LOWERING_PLACEHOLDER)]
     leaves_variables = bool(whitelist or blacklist)
     frozen = cleanup.finish(frozen, [*inputs, *map(node_name, outputs)], check=not leaves_variables)
-    return FrozenGraph(frozen.to_graphdef(), tuple(_placeholder_info(frozen.node(n)) for n in inputs),
-                       tuple(_output_info(frozen, o) for o in outputs))  # fmt: skip
+    infos = tensor_infos(frozen, [*inputs, *outputs])
+    return FrozenGraph(frozen.to_graphdef(), infos[: len(inputs)], infos[len(inputs) :])
 
 
 def _names(value: str | Iterable[str] | None) -> list[str]:
@@ -177,18 +177,21 @@ def dereference(graph: Graph) -> Graph:
     return graph.replace(fixed) if fixed else graph
 
 
-def _placeholder_info(node: Node) -> TensorInfo:
-    dtype = node.get("dtype")
-    return TensorInfo(node.name, str(dtype), node.get("shape") if "shape" in node.attr else None)
-
-
-def _output_info(graph: Graph, name: str) -> TensorInfo:
+def tensor_infos(graph: Graph, names: Iterable[str]) -> tuple[TensorInfo, ...]:
+    """Dtype and static shape of each named tensor, by TensorFlow's shape inference."""
     from graphrewrite.engine.graph import TensorRef
-    from graphrewrite.stdlib_rules.opinfo import output_dtypes
+    from graphrewrite.runner import tensor_name
 
-    ref = TensorRef.parse(name)
-    node = graph.node(ref.node)
-    types = output_dtypes(node) or []
-    shapes = node.get("_output_shapes") or []
-    dtype = str(types[ref.port]) if ref.port < len(types) else "?"
-    return TensorInfo(name, dtype, shapes[ref.port] if ref.port < len(shapes) else None)
+    tf = _tf.tf()
+    imported = tf.Graph()
+    with imported.as_default():
+        try:
+            tf.compat.v1.import_graph_def(graph.to_graphdef(), name="")
+        except (ValueError, tf.errors.OpError) as exc:
+            raise FreezeError(f"the frozen graph does not import into TensorFlow: {first_line(exc)}") from None
+    infos = []
+    for name in names:
+        tensor = imported.get_tensor_by_name(tensor_name(name))
+        dims = None if tensor.shape.rank is None else tuple(tensor.shape.as_list())
+        infos.append(TensorInfo(str(TensorRef.parse(name)), tensor.dtype.name, dims))
+    return tuple(infos)
