@@ -1,0 +1,347 @@
+"""Parse rule files: lark tree -> frozen AST values (:mod:`graphrewrite.grammar.rule_ast`).
+
+``parse_rules(text, source=...)`` returns a :class:`RuleFile` or raises
+:class:`~graphrewrite.engine.errors.LanguageError` with a caret under the offending token and,
+for a misspelt keyword, a did-you-mean hint. Parsing never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import ast as py_ast
+import functools
+import importlib.resources
+from typing import Any
+
+import lark
+from lark import Token, Transformer, v_args
+
+from graphrewrite.engine.errors import Diagnostic, LanguageError, Span, suggest
+from graphrewrite.grammar import rule_ast as A
+
+KEYWORDS = ("rule", "group", "match", "where", "let", "rewrite", "const", "and", "or", "not", "true", "false")
+
+_TERMINAL_NAMES = {
+    "NAME": "a name",
+    "OPNAME": "an op name",
+    "STRING": "a string",
+    "INT": "a number",
+    "FLOAT": "a number",
+    "COMPARE": "a comparison",
+    "$END": "end of file",
+}
+
+
+@functools.cache
+def _parser() -> lark.Lark:
+    text = importlib.resources.files("graphrewrite.grammar").joinpath("rules.lark").read_text()
+    return lark.Lark(text, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True)
+
+
+def parse_rules(text: str, *, source: str = "<rules>") -> A.RuleFile:
+    """The AST of rule file *text*; *source* names the file in error messages."""
+    try:
+        tree = _parser().parse(text)
+    except lark.exceptions.UnexpectedInput as exc:
+        raise LanguageError([_diagnostic(exc, source)], text) from None
+    items: list[Any] = _ToAst(source, text).transform(tree)
+    rules: list[A.RuleDef] = []
+    groups: list[A.GroupDef] = []
+    order: list[str] = []
+    for item in items:
+        if isinstance(item, A.RuleDef):
+            rules.append(item)
+            order.append(item.name)
+        else:
+            group, inline = item
+            rules.extend(inline)
+            order.extend(r.name for r in inline)
+            groups.append(group)
+            order.append(group.name)
+    return A.RuleFile(source, text, tuple(rules), tuple(groups), tuple(order))
+
+
+# ---- syntax errors -------------------------------------------------------------------------
+
+
+def _diagnostic(exc: lark.exceptions.UnexpectedInput, source: str) -> Diagnostic:
+    line, column = max(1, exc.line), max(1, exc.column)
+    if isinstance(exc, lark.exceptions.UnexpectedCharacters):
+        char = exc.char if hasattr(exc, "char") else "?"
+        return Diagnostic(Span(source, line, column, 1), f"unexpected character {char!r}")
+    token = getattr(exc, "token", None)
+    expected = sorted(_accepted(exc))
+    wanted = sorted({_describe_terminal(name) for name in expected})
+    if token is None or token.type == "$END":
+        found, length = "end of file", 1
+    else:
+        found, length = repr(str(token)), max(1, len(str(token)))
+    message = f"unexpected {found}"
+    if wanted:
+        message += "; expected " + (wanted[0] if len(wanted) == 1 else "one of " + ", ".join(wanted[:10]))
+    hint = None
+    if token is not None and token.type in ("NAME", "OPNAME"):
+        keywords = [w.strip("'") for w in wanted if w.strip("'") in KEYWORDS]
+        hint = suggest(str(token), keywords)
+    return Diagnostic(Span(source, line, column, length), message, hint)
+
+
+def _accepted(exc: lark.exceptions.UnexpectedInput) -> set[str]:
+    """The terminals the parser would really accept here (LALR's own sets over-approximate)."""
+    interactive = getattr(exc, "interactive_parser", None)
+    if interactive is not None:
+        try:
+            return set(interactive.accepts())
+        except Exception:  # fall back to lark's approximate set
+            pass
+    return set(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
+
+
+def _describe_terminal(name: str) -> str:
+    if name in _TERMINAL_NAMES:
+        return _TERMINAL_NAMES[name]
+    for terminal in _parser().terminals:
+        if terminal.name == name and terminal.pattern.type == "str":
+            return repr(terminal.pattern.value)
+    return name.lower()
+
+
+# ---- tree -> AST ---------------------------------------------------------------------------
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _binary_method(op: str) -> Any:
+    """A transformer method building ``Binary(op, left, right)``."""
+
+    def method(self: _ToAst, meta: Any, c: list[Any]) -> A.Binary:
+        return self._expr(A.Binary(op, c[0], c[1], self._span(meta)), meta)
+
+    return method
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):  # type: ignore[type-arg]
+    """Bottom-up conversion; remembers each expression's source offsets for clause texts."""
+
+    def __init__(self, source: str, text: str):
+        super().__init__()
+        self.source = source
+        self.text = text
+        self.offsets: dict[int, tuple[int, int]] = {}
+
+    # -- spans --
+
+    def _span(self, meta: Any) -> Span:
+        if getattr(meta, "empty", False):
+            return Span(self.source, 1, 1)
+        return self._make_span(meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tspan(self, token: Token) -> Span:
+        return self._make_span(token.line or 1, token.column or 1, token.end_line, token.end_column)
+
+    def _make_span(self, line: int, column: int, end_line: int | None, end_column: int | None) -> Span:
+        if end_line == line and end_column is not None:
+            length = end_column - column
+        else:
+            lines = self.text.splitlines()
+            length = len(lines[line - 1]) - column + 1 if line <= len(lines) else 1
+        return Span(self.source, line, column, max(1, length))
+
+    def _expr(self, node: Any, meta: Any) -> Any:
+        if not getattr(meta, "empty", False):
+            self.offsets[id(node)] = (meta.start_pos, meta.end_pos)
+        return node
+
+    def _source_text(self, node: Any) -> str:
+        start, end = self.offsets.get(id(node), (0, 0))
+        return _collapse(self.text[start:end])
+
+    # -- file structure --
+
+    def start(self, meta: Any, items: list[Any]) -> list[Any]:
+        return items
+
+    def rule(self, meta: Any, children: list[Any]) -> A.RuleDef:
+        name, doc, match, *clauses, rewrite = children
+        lets = tuple(c for c in clauses if isinstance(c, A.Let))
+        wheres = tuple(w for c in clauses if isinstance(c, list) for w in c)
+        summary = f"{self._source_text(match)} -> {self._source_text(rewrite)}"
+        return A.RuleDef(str(name), doc, match, lets, wheres, rewrite, self._tspan(name), summary)
+
+    def group(self, meta: Any, children: list[Any]) -> tuple[A.GroupDef, list[A.RuleDef]]:
+        name, doc, *members = children
+        inline = [m for m in members if isinstance(m, A.RuleDef)]
+        refs = tuple(m if isinstance(m, A.MemberRef) else A.MemberRef(m.name, m.span) for m in members)
+        return A.GroupDef(str(name), doc, refs, self._tspan(name)), inline
+
+    def member_ref(self, meta: Any, children: list[Any]) -> A.MemberRef:
+        return A.MemberRef(str(children[0]), self._tspan(children[0]))
+
+    def doc(self, meta: Any, children: list[Any]) -> str:
+        return _string(children[0])
+
+    def match_clause(self, meta: Any, children: list[Any]) -> Any:
+        return children[0]
+
+    def rewrite_clause(self, meta: Any, children: list[Any]) -> Any:
+        return children[0]
+
+    def let_clause(self, meta: Any, children: list[Any]) -> A.Let:
+        name, value = children
+        return A.Let(str(name), value, self._tspan(name))
+
+    def where_clause(self, meta: Any, children: list[Any]) -> list[A.Where]:
+        """One Where per operand of the top-level ``and`` chain, so a refusal names it."""
+        parts: list[Any] = []
+        stack = [children[0]]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, A.Binary) and node.op == "and":
+                stack += [node.right, node.left]
+            else:
+                parts.append(node)
+        return [A.Where(p, self._source_text(p), _span_of(p)) for p in parts]
+
+    # -- patterns --
+
+    def binding(self, meta: Any, children: list[Any]) -> A.OpPattern:
+        name, pattern = children
+        return self._expr(
+            A.OpPattern(
+                pattern.ops, pattern.op_spans, str(name), pattern.attributes, pattern.inputs,
+                pattern.variadic, pattern.port, self._span(meta),
+            ),
+            meta,
+        )
+
+    def wildcard(self, meta: Any, children: list[Any]) -> A.Wildcard:
+        return self._expr(A.Wildcard(str(children[0]), self._tspan(children[0])), meta)
+
+    def op_pattern(self, meta: Any, children: list[Any]) -> A.OpPattern:
+        ops, attributes, args, port = children
+        inputs, variadic = args if args is not None else (None, False)
+        return self._expr(
+            A.OpPattern(
+                tuple(str(t) for t in ops), tuple(self._tspan(t) for t in ops), None,
+                tuple(attributes or ()), inputs, variadic, port, self._span(meta),
+            ),
+            meta,
+        )
+
+    def ops(self, meta: Any, children: list[Token]) -> list[Token]:
+        return children
+
+    def pattern_args(self, meta: Any, children: list[Any]) -> tuple[tuple[Any, ...], bool]:
+        variadic = bool(children) and isinstance(children[-1], Token) and children[-1].type == "ELLIPSIS"
+        return tuple(c for c in children if c is not None and not isinstance(c, Token)), variadic
+
+    def port(self, meta: Any, children: list[Token]) -> int:
+        return int(children[0])
+
+    def attr_list(self, meta: Any, children: list[A.AttrSetting]) -> tuple[A.AttrSetting, ...]:
+        return tuple(children)
+
+    def attr_set(self, meta: Any, children: list[Any]) -> A.AttrSetting:
+        name, value = children
+        return A.AttrSetting(str(name), value, self._tspan(name))
+
+    # -- templates --
+
+    def tensor_template(self, meta: Any, children: list[Token]) -> A.TensorTemplate:
+        return self._expr(A.TensorTemplate(str(children[0]), self._tspan(children[0])), meta)
+
+    def new_node(self, meta: Any, children: list[Any]) -> A.NodeTemplate:
+        op, attributes, *inputs = children
+        node = A.NodeTemplate(str(op), None, tuple(attributes or ()), _present(inputs), self._tspan(op))
+        return self._expr(node, meta)
+
+    def recreate(self, meta: Any, children: list[Any]) -> A.NodeTemplate:
+        name, attributes, *inputs = children
+        node = A.NodeTemplate(None, str(name), tuple(attributes or ()), _present(inputs), self._tspan(name))
+        return self._expr(node, meta)
+
+    def const_template(self, meta: Any, children: list[Any]) -> A.ConstTemplate:
+        return self._expr(A.ConstTemplate(children[0], self._span(meta)), meta)
+
+    # -- expressions --
+
+    def or_(self, meta: Any, c: list[Any]) -> A.Binary:
+        return self._expr(A.Binary("or", c[0], c[1], self._span(meta)), meta)
+
+    def and_(self, meta: Any, c: list[Any]) -> A.Binary:
+        return self._expr(A.Binary("and", c[0], c[1], self._span(meta)), meta)
+
+    def not_(self, meta: Any, c: list[Any]) -> A.Unary:
+        return self._expr(A.Unary("not", c[0], self._span(meta)), meta)
+
+    def neg(self, meta: Any, c: list[Any]) -> A.Unary:
+        return self._expr(A.Unary("-", c[0], self._span(meta)), meta)
+
+    def compare(self, meta: Any, c: list[Any]) -> A.Binary:
+        return self._expr(A.Binary(str(c[1]), c[0], c[2], self._span(meta)), meta)
+
+    add = _binary_method("+")
+    sub = _binary_method("-")
+    mul = _binary_method("*")
+    div = _binary_method("/")
+    mod = _binary_method("%")
+    pow = _binary_method("**")
+
+    def getattr(self, meta: Any, c: list[Any]) -> A.GetAttr:
+        return self._expr(A.GetAttr(c[0], str(c[1]), self._span(meta), self._tspan(c[1])), meta)
+
+    def index(self, meta: Any, c: list[Any]) -> A.Index:
+        obj, sub = c
+        if isinstance(sub, tuple):
+            return self._expr(A.Index(obj, sub[0], sub[1], True, self._span(meta)), meta)
+        return self._expr(A.Index(obj, sub, None, False, self._span(meta)), meta)
+
+    def slice(self, meta: Any, c: list[Any]) -> tuple[Any, Any]:
+        return c[0], c[1]
+
+    def call(self, meta: Any, c: list[Any]) -> A.Call:
+        name, *rest = c
+        args = _present(rest)
+        positional = tuple(a for a in args if not isinstance(a, tuple))
+        keywords = tuple(a for a in args if isinstance(a, tuple))
+        return self._expr(A.Call(str(name), positional, keywords, self._tspan(name)), meta)
+
+    def kwarg(self, meta: Any, c: list[Any]) -> tuple[str, Any]:
+        return str(c[0]), c[1]
+
+    def int_(self, meta: Any, c: list[Token]) -> A.Literal:
+        return self._expr(A.Literal(int(c[0]), self._tspan(c[0])), meta)
+
+    def float_(self, meta: Any, c: list[Token]) -> A.Literal:
+        return self._expr(A.Literal(float(c[0]), self._tspan(c[0])), meta)
+
+    def string(self, meta: Any, c: list[Token]) -> A.Literal:
+        return self._expr(A.Literal(_string(c[0]), self._tspan(c[0])), meta)
+
+    def name(self, meta: Any, c: list[Token]) -> A.Name:
+        return self._expr(A.Name(str(c[0]), self._tspan(c[0])), meta)
+
+    def true(self, meta: Any, c: list[Any]) -> A.Literal:
+        return self._expr(A.Literal(True, self._span(meta)), meta)
+
+    def false(self, meta: Any, c: list[Any]) -> A.Literal:
+        return self._expr(A.Literal(False, self._span(meta)), meta)
+
+    def list_(self, meta: Any, c: list[Any]) -> A.ListExpr:
+        return self._expr(A.ListExpr(_present(c), self._span(meta)), meta)
+
+
+def _present(items: list[Any]) -> tuple[Any, ...]:
+    """Children without the None placeholders lark adds for an empty ``[...]``."""
+    return tuple(i for i in items if i is not None)
+
+
+def _string(token: Token) -> str:
+    value = py_ast.literal_eval(str(token))
+    return str(value)
+
+
+def _span_of(node: Any) -> Span:
+    return node.span

@@ -1,0 +1,199 @@
+"""Rule-language AST -> the same ``Rule`` and ``Group`` values the Python stdlib uses.
+
+``compile_rules(rule_file, validate=...)`` checks every rule (:mod:`graphrewrite.rules.checks`),
+reports all problems of the file together as one :class:`LanguageError`, and returns the file's
+transforms in the order written. A compiled rule's guard evaluates its ``where`` conditions in
+order and refuses with ``where <condition> is false`` (or the evaluation error) naming the
+first that fails; its builder turns the ``rewrite`` template into a Rewrite
+(:mod:`graphrewrite.rules.template`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from graphrewrite.engine.errors import Diagnostic, LanguageError
+from graphrewrite.engine.graph import Graph, Node, TensorRef
+from graphrewrite.engine.pattern import Match, Op, Pattern, Tensor
+from graphrewrite.engine.rewrite import Rewrite
+from graphrewrite.grammar import rule_ast as A
+from graphrewrite.rules.checks import BindingInfo, Checker, literal_value
+from graphrewrite.rules.expr import Bound, Env, EvalError
+from graphrewrite.rules.predicates import FUNCTIONS
+from graphrewrite.rules.rule import Group, Rule, Transform
+from graphrewrite.rules.template import build_rewrite
+
+INTERNAL = "%"  # prefix of the bindings the compiler gives unnamed pattern nodes
+
+
+@attrs.define(eq=False)
+class Program:
+    """A compiled rule's parts that run per match: bindings, lets, conditions, template."""
+
+    name: str
+    bindings: Mapping[str, BindingInfo]
+    lets: Mapping[str, A.Expr]
+    wheres: tuple[A.Where, ...]
+    rewrite: A.Template
+    _last: tuple[Any, ...] = ()  # (match, graph, env): guard and builder share one Env
+
+    def env(self, match: Match, graph: Graph, ctx: Any) -> Env:
+        if self._last and self._last[0] is match and self._last[1] is graph:
+            return self._last[2]  # type: ignore[no-any-return]
+        bound = {}
+        for name, info in self.bindings.items():
+            if name.startswith(INTERNAL) or name not in match.bindings:
+                continue
+            value = match.bindings[name]
+            node: Node | None
+            if isinstance(value, Node):
+                ref, node = TensorRef(value.name, info.port), value
+            else:
+                ref, node = value, graph.get(value.node)
+            consumer = match.bindings.get(info.parent) if info.parent else None
+            bound[name] = Bound(name, ref, node, info.is_node, consumer if isinstance(consumer, Node) else None, info.index)
+        env = Env(bound, self.lets, FUNCTIONS, graph, ctx, match)
+        self._last = (match, graph, env)
+        return env
+
+    def guard(self, match: Match, graph: Graph, ctx: Any) -> str | None:
+        """None when every ``where`` condition holds, else the first failure as a reason."""
+        env = self.env(match, graph, ctx)
+        for where in self.wheres:
+            try:
+                holds = env.truth(env.eval(where.expr))
+            except EvalError as exc:
+                return f"where {where.text}: {exc}"
+            if not holds:
+                return f"where {where.text} is false"
+        return None
+
+    def build(self, match: Match, graph: Graph, ctx: Any) -> Rewrite | str:
+        env = self.env(match, graph, ctx)
+        try:
+            return build_rewrite(self.name, self.rewrite, env, match, graph)
+        finally:
+            self._last = ()
+
+
+class _PatternCompiler:
+    """AST pattern -> engine pattern, collecting what each name is bound to."""
+
+    def __init__(self) -> None:
+        self.bindings: dict[str, BindingInfo] = {}
+        self.count = 0
+
+    def compile(self, pattern: A.PatternExpr, parent: str | None = None, index: int = 0) -> Pattern:
+        if isinstance(pattern, A.Wildcard):
+            if pattern.name != "_" and pattern.name not in self.bindings:
+                self.bindings[pattern.name] = BindingInfo(pattern.name, False, None, parent, index, 0, pattern.span)
+            return Tensor(None if pattern.name == "_" else pattern.name, pattern.span)
+        bind = pattern.bind
+        if bind is None:
+            self.count += 1
+            bind = f"{INTERNAL}{self.count}"
+        if bind not in self.bindings:
+            port = pattern.port or 0
+            self.bindings[bind] = BindingInfo(bind, True, pattern.ops, parent, index, port, pattern.span)
+        inputs = None
+        if pattern.inputs is not None:
+            inputs = tuple(self.compile(p, bind, i) for i, p in enumerate(pattern.inputs))
+        attributes = []
+        for setting in pattern.attributes:
+            with contextlib.suppress(ValueError):  # a non-literal is reported by the checker
+                attributes.append((setting.name, literal_value(setting.value)))
+        return Op(
+            frozenset(pattern.ops), inputs, bind, tuple(attributes), pattern.variadic,
+            0 if pattern.port is None else pattern.port, None, pattern.span,
+        )  # fmt: skip
+
+
+def compile_rule(rule_def: A.RuleDef, *, validate: bool = True) -> tuple[Rule | None, list[Diagnostic]]:
+    """One rule, or None and the diagnostics that stop it from compiling."""
+    patterns = _PatternCompiler()
+    pattern = patterns.compile(rule_def.match)
+    checker = Checker(patterns.bindings, validate=validate)
+    if isinstance(rule_def.match, A.Wildcard):
+        checker.error(rule_def.match.span, f"a rule must match an op at its root, not the tensor '{rule_def.match.name}'")
+    checker.pattern(rule_def.match)
+    lets: dict[str, A.Expr] = {}
+    for let in rule_def.lets:
+        checker.expr(let.expr, lets)
+        if let.name in patterns.bindings or let.name in lets:
+            checker.error(let.span, f"'{let.name}' is already bound; a let needs a new name")
+        lets[let.name] = let.expr
+    for where in rule_def.wheres:
+        checker.expr(where.expr, lets)
+    checker.template(rule_def.rewrite, lets)
+    if checker.diagnostics:
+        return None, checker.diagnostics
+    program = Program(rule_def.name, patterns.bindings, lets, rule_def.wheres, rule_def.rewrite)
+    rule = Rule(
+        rule_def.name,
+        rule_def.doc or rule_def.summary,
+        pattern,
+        program.build,
+        program.guard if rule_def.wheres else None,
+        source=rule_def.span,
+    )
+    return rule, []
+
+
+def compile_rules(rule_file: A.RuleFile, *, validate: bool = True) -> tuple[Transform, ...]:
+    """Every rule and group of *rule_file*, in file order; LanguageError lists all problems."""
+    diagnostics: list[Diagnostic] = []
+    rules: dict[str, Rule] = {}
+    defined: dict[str, Any] = {}
+    for rule_def in rule_file.rules:
+        if rule_def.name in defined:
+            diagnostics.append(Diagnostic(rule_def.span, f"'{rule_def.name}' is defined twice"))
+            continue
+        defined[rule_def.name] = rule_def
+        rule, problems = compile_rule(rule_def, validate=validate)
+        diagnostics += problems
+        if rule is not None:
+            rules[rule_def.name] = rule
+    for group in rule_file.groups:
+        if group.name in defined:
+            diagnostics.append(Diagnostic(group.span, f"'{group.name}' is defined twice"))
+        defined.setdefault(group.name, group)
+    groups = _compile_groups(rule_file.groups, rules, defined, diagnostics)
+    if diagnostics:
+        unique = list({(d.span, d.message): d for d in diagnostics}.values())
+        raise LanguageError(unique, rule_file.text)
+    by_name: dict[str, Transform] = {**rules, **groups}
+    return tuple(by_name[name] for name in dict.fromkeys(rule_file.order) if name in by_name)
+
+
+def _compile_groups(
+    groups: tuple[A.GroupDef, ...], rules: Mapping[str, Rule], defined: Mapping[str, Any], diagnostics: list[Diagnostic]
+) -> dict[str, Group]:
+    from graphrewrite.engine.errors import suggest
+
+    by_name = {g.name: g for g in groups}
+    out: dict[str, Group] = {}
+
+    def members(group: A.GroupDef, path: tuple[str, ...]) -> list[Rule]:
+        found: list[Rule] = []
+        for ref in group.members:
+            if ref.name in path:
+                diagnostics.append(Diagnostic(ref.span, f"group '{group.name}' includes itself through '{ref.name}'"))
+            elif ref.name in by_name:
+                found += members(by_name[ref.name], (*path, ref.name))
+            elif ref.name in rules:
+                found.append(rules[ref.name])
+            elif ref.name not in defined:  # a rule that failed to compile is reported already
+                hint = suggest(ref.name, defined)
+                diagnostics.append(Diagnostic(ref.span, f"group '{group.name}' names unknown rule '{ref.name}'", hint))
+        return found
+
+    for group in groups:
+        if group.name in out:
+            continue
+        unique = list({r.name: r for r in members(group, (group.name,))}.values())
+        out[group.name] = Group(group.name, group.doc or f"rules {', '.join(r.name for r in unique)}", tuple(unique))
+    return out

@@ -1,0 +1,285 @@
+"""The numpy-backed evaluator for ``where``, ``let``, ``const(...)`` and attribute values.
+
+An :class:`Env` evaluates expression ASTs against one match. Bound names evaluate to
+:class:`Bound` values; arithmetic turns a bound Const into its numpy value. A constant that a
+convolution, BiasAdd or batch norm reads as weights or per-channel vectors becomes a
+:class:`Channelled` array, so ``w * s`` multiplies each *output channel* of ``w`` by ``s``
+whatever the op's weight layout is (HWIO, depthwise H,W,in,multiplier, MatMul with
+``transpose_b``). Anything that cannot be evaluated raises :class:`EvalError`, whose message the
+rule reports as its reason for not firing.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+
+from graphrewrite.engine.graph import Node, TensorRef
+from graphrewrite.grammar import rule_ast as A
+
+
+class EvalError(Exception):
+    """An expression could not be evaluated for this match; the message says why."""
+
+
+@attrs.frozen(eq=False)
+class Bound:
+    """A name the pattern bound: the tensor, its producer node, and where the pattern reads it."""
+
+    name: str
+    ref: TensorRef
+    node: Node | None
+    is_node: bool
+    consumer: Node | None = None
+    index: int = -1
+
+
+@attrs.frozen(eq=False)
+class Channelled:
+    """An array whose output channels lie along *axes* (flattened in order); *name* is its source."""
+
+    array: np.ndarray
+    axes: tuple[int, ...]
+    name: str
+
+    @property
+    def channels(self) -> int:
+        return int(np.prod([self.array.shape[a] for a in self.axes]))
+
+    def expand(self, vector: np.ndarray) -> np.ndarray:
+        """*vector* (one value per channel) shaped to broadcast along this array's channel axes."""
+        shape = [1] * self.array.ndim
+        for axis in self.axes:
+            shape[axis] = self.array.shape[axis]
+        return np.reshape(vector, shape)
+
+    def with_array(self, array: np.ndarray) -> Channelled:
+        return Channelled(array, self.axes, self.name)
+
+
+_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "%": np.mod, "**": np.power,
+}  # fmt: skip
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}  # fmt: skip
+
+
+def plain(value: Any) -> Any:
+    """*value* without its channel annotation."""
+    return value.array if isinstance(value, Channelled) else value
+
+
+def shape_text(value: Any) -> str:
+    return "[" + ",".join(str(d) for d in np.shape(plain(value))) + "]"
+
+
+class Env:
+    """Evaluates expressions for one match. *functions* maps names to library functions."""
+
+    def __init__(
+        self,
+        bound: Mapping[str, Bound],
+        lets: Mapping[str, A.Expr],
+        functions: Mapping[str, Any],
+        graph: Any,
+        ctx: Any,
+        match: Any,
+    ):
+        self.bound = bound
+        self.lets = lets
+        self.functions = functions
+        self.graph = graph
+        self.ctx = ctx
+        self.match = match
+        self._values: dict[str, Any] = {}
+        self._arrays: dict[str, Any] = {}
+        self.const_dtypes: list[np.dtype] = []  # dtypes of the constants read, for const()
+
+    # -- values of names --
+
+    def lookup(self, name: str) -> Any:
+        if name in self._values:
+            return self._values[name]
+        if name in self.lets:
+            self._values[name] = self.eval(self.lets[name])
+            return self._values[name]
+        if name in self.bound:
+            return self.bound[name]
+        raise EvalError(f"'{name}' is not bound")
+
+    def array(self, bound: Bound) -> Any:
+        """The value of a bound constant: a numpy array, Channelled when its role has channels."""
+        if bound.name not in self._arrays:
+            from graphrewrite.rules import channels
+
+            node = bound.node
+            if node is None or node.op != "Const" or bound.ref.port != 0:
+                what = f"{node.op} '{node.name}'" if node is not None else f"missing node '{bound.ref.node}'"
+                raise EvalError(f"'{bound.name}' is not a constant (it is {what})")
+            value = node.value()
+            axes = channels.weight_axes(bound.consumer, bound.index) if bound.consumer is not None else None
+            if axes is not None and value.ndim > max(axes):
+                value = Channelled(value, axes, bound.name)
+            self._arrays[bound.name] = value
+        value = self._arrays[bound.name]
+        self.const_dtypes.append(plain(value).dtype)
+        return value
+
+    def numeric(self, value: Any) -> Any:
+        """*value* as something numpy can compute with (bound constants become arrays)."""
+        if isinstance(value, Bound):
+            return self.array(value)
+        if isinstance(value, (list, tuple)):
+            return np.asarray([plain(self.numeric(v)) for v in value])
+        if isinstance(value, str):
+            raise EvalError(f"cannot compute with the string {value!r}")
+        return value
+
+    # -- evaluation --
+
+    def eval(self, expr: A.Expr) -> Any:
+        method = getattr(self, "_eval_" + type(expr).__name__)
+        return method(expr)
+
+    def _eval_Literal(self, expr: A.Literal) -> Any:
+        return expr.value
+
+    def _eval_Name(self, expr: A.Name) -> Any:
+        return self.lookup(expr.id)
+
+    def _eval_ListExpr(self, expr: A.ListExpr) -> Any:
+        return [self._scalar_or_array(self.eval(item)) for item in expr.items]
+
+    def _scalar_or_array(self, value: Any) -> Any:
+        return plain(self.numeric(value)) if isinstance(value, Bound) else value
+
+    def _eval_GetAttr(self, expr: A.GetAttr) -> Any:
+        from graphrewrite.rules.predicates import node_attr
+
+        target = self.eval(expr.obj)
+        if not isinstance(target, Bound) or not target.is_node or target.node is None:
+            raise EvalError(f"'.{expr.attr}' needs a bound node")
+        return node_attr(target.node, expr.attr)
+
+    def _eval_Index(self, expr: A.Index) -> Any:
+        obj = self.eval(expr.obj)
+        target = obj if isinstance(obj, (list, tuple, str)) else plain(self.numeric(obj))
+        try:
+            if expr.is_slice:
+                start = None if expr.start is None else self._index(self.eval(expr.start))
+                stop = None if expr.stop is None else self._index(self.eval(expr.stop))
+                return target[start:stop]
+            key = self._index(self.eval(expr.start))  # type: ignore[arg-type]
+            return target[key]
+        except (IndexError, TypeError) as exc:
+            raise EvalError(f"cannot index a value of shape {shape_text(target)}: {exc}") from None
+
+    def _index(self, value: Any) -> Any:
+        value = plain(self.numeric(value))
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value.item()
+        return int(value) if isinstance(value, (int, np.integer)) else value
+
+    def _eval_Call(self, expr: A.Call) -> Any:
+        function = self.functions[expr.func]
+        args = [self.eval(a) for a in expr.args]
+        kwargs = {k: self.eval(v) for k, v in expr.kwargs}
+        if not function.raw:
+            args = [self.numeric(a) for a in args]
+            kwargs = {k: self.numeric(v) for k, v in kwargs.items()}
+        return function.impl(self, *args, **kwargs)
+
+    def _eval_Unary(self, expr: A.Unary) -> Any:
+        if expr.op == "not":
+            return not self.truth(self.eval(expr.operand))
+        value = self.numeric(self.eval(expr.operand))
+        return value.with_array(-value.array) if isinstance(value, Channelled) else -value
+
+    def _eval_Binary(self, expr: A.Binary) -> Any:
+        if expr.op == "and":
+            return self.truth(self.eval(expr.left)) and self.truth(self.eval(expr.right))
+        if expr.op == "or":
+            return self.truth(self.eval(expr.left)) or self.truth(self.eval(expr.right))
+        left, right = self.eval(expr.left), self.eval(expr.right)
+        if expr.op in _COMPARE:
+            return compare(expr.op, self._comparable(left), self._comparable(right))
+        return combine(expr.op, self.numeric(left), self.numeric(right))
+
+    def _comparable(self, value: Any) -> Any:
+        return plain(self.numeric(value)) if isinstance(value, Bound) else plain(value)
+
+    def truth(self, value: Any) -> bool:
+        """A condition's value as a bool; arrays of more than one value must go through all/any."""
+        value = plain(self.numeric(value)) if isinstance(value, Bound) else plain(value)
+        if isinstance(value, np.ndarray):
+            if value.size != 1:
+                raise EvalError(f"a condition gives {value.size} values; wrap it in all(...) or any(...)")
+            return bool(value.reshape(()))
+        return bool(value)
+
+
+def compare(op: str, left: Any, right: Any) -> Any:
+    """``==`` and friends: elementwise for arrays, plain Python for strings, lists, numbers."""
+    if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
+        return _COMPARE[op](list(left), list(right))
+    if isinstance(left, np.ndarray) or isinstance(right, np.ndarray):
+        try:
+            return _COMPARE[op](np.asarray(left), np.asarray(right))
+        except ValueError:
+            raise EvalError(f"cannot compare values of shapes {shape_text(left)} and {shape_text(right)}") from None
+    return _COMPARE[op](left, right)
+
+
+def combine(op: str, left: Any, right: Any) -> Any:
+    """``left op right``; a Channelled operand spreads a per-channel operand along its channels."""
+    function = _ARITHMETIC[op]
+    if isinstance(left, Channelled) or isinstance(right, Channelled):
+        a, b, like = _align(left, right)
+        return like.with_array(_apply(function, op, a, b))
+    return _apply(function, op, left, right)
+
+
+def _apply(function: Callable[[Any, Any], Any], op: str, a: Any, b: Any) -> Any:
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return function(a, b)
+    except (ValueError, TypeError):
+        raise EvalError(f"cannot compute {shape_text(a)} {op} {shape_text(b)}: shapes do not broadcast") from None
+
+
+def _align(left: Any, right: Any) -> tuple[Any, Any, Channelled]:
+    """Both operands as arrays that broadcast channel-wise, and the layout of the result."""
+    if isinstance(left, Channelled) and isinstance(right, Channelled):
+        if left.array.shape == right.array.shape:
+            return left.array, right.array, left
+        if left.array.ndim == 1:
+            return right.expand(_per_channel(left.array, right)), right.array, right
+        if right.array.ndim == 1:
+            return left.array, left.expand(_per_channel(right.array, left)), left
+        raise EvalError(
+            f"cannot combine '{left.name}' (shape {shape_text(left)}) with '{right.name}' (shape {shape_text(right)})"
+        )
+    if isinstance(left, Channelled):
+        return left.array, _spread(right, left), left
+    return _spread(left, right), right.array, right  # type: ignore[union-attr]
+
+
+def _spread(value: Any, like: Channelled) -> Any:
+    array = np.asarray(value)
+    if array.size == 1:
+        return array.reshape(()) if isinstance(value, np.ndarray) else value
+    return like.expand(_per_channel(array, like))
+
+
+def _per_channel(array: np.ndarray, like: Channelled) -> np.ndarray:
+    if array.size != like.channels:
+        raise EvalError(
+            f"a value of shape {shape_text(array)} does not fit the {like.channels} output channels "
+            f"of '{like.name}' (shape {shape_text(like)}); expected a scalar or {like.channels} values"
+        )
+    return array.reshape(-1)

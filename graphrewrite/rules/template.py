@@ -1,0 +1,202 @@
+"""Build the replacement a rule's ``rewrite`` template describes, as a Rewrite.
+
+- The template's root takes the matched root's name (consumers and protected outputs stay
+  valid) and keeps the root's control inputs.
+- ``rewrite x`` redirects the root's uses to ``x``; when the root is a protected name it
+  becomes ``Identity(x)`` under that name instead.
+- ``conv(...)`` re-makes a bound node (op, attributes, device, control inputs kept); it keeps
+  its own name when the original dies with this rewrite, else gets a fresh one.
+- ``Op[...](...)`` makes a new node; its type attributes come from its inputs (typeinfer).
+- ``const(expr)`` makes a Const in the dtype of the constants it was computed from.
+
+Other new nodes get deterministic names from the root: ``<root>/<binding or op>``, made unique.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphrewrite.engine.attrvalues import dtype_of_numpy, numpy_to_tensor
+from graphrewrite.engine.graph import Graph, Node, TensorRef
+from graphrewrite.engine.pattern import Match
+from graphrewrite.engine.rewrite import Rewrite
+from graphrewrite.grammar import rule_ast as A
+from graphrewrite.rules import typeinfer
+from graphrewrite.rules.expr import Env, EvalError, plain
+
+
+class Refusal(Exception):
+    """The replacement cannot be built for this match; the message is the reason."""
+
+
+def build_rewrite(rule: str, template: A.Template, env: Env, match: Match, graph: Graph) -> Rewrite | str:
+    """The Rewrite for *match*, or a reason string when it cannot be built."""
+    try:
+        return _Builder(rule, env, match, graph).rewrite(template)
+    except (EvalError, Refusal) as exc:
+        return f"rewrite: {exc}"
+
+
+def dying_nodes(graph: Graph, match: Match, protected: frozenset[str]) -> frozenset[str]:
+    """Matched nodes (other than the root) that nothing outside the rewrite will still read."""
+    candidates = set(match.nodes) - {match.root}
+    frontier = [
+        n for n in candidates
+        if n in protected or any(c not in candidates and c != match.root for c in graph.consumers(n))
+    ]  # fmt: skip
+    kept: set[str] = set()
+    while frontier:
+        name = frontier.pop()
+        if name in kept:
+            continue
+        kept.add(name)
+        node = graph.get(name)
+        frontier += [r.node for r in (node.inputs if node else ()) if r.node in candidates]
+    return frozenset(candidates - kept)
+
+
+class _Builder:
+    def __init__(self, rule: str, env: Env, match: Match, graph: Graph):
+        self.rule = rule
+        self.env = env
+        self.match = match
+        self.graph = graph
+        self.root = graph.node(match.root)
+        self.dying = dying_nodes(graph, match, env.ctx.protected)
+        self.added: dict[str, Node] = {}
+        self.claimed: set[str] = set()
+
+    def rewrite(self, template: A.Template) -> Rewrite:
+        remove = frozenset(self.match.nodes)
+        if isinstance(template, A.TensorTemplate):
+            target = self.env.bound[template.name].ref
+            self._check_other_outputs()
+            if target.node == self.root.name:
+                raise Refusal(f"the replacement of '{self.root.name}' is itself")
+            if self.root.name not in self.env.ctx.protected:
+                return Rewrite(self.rule, self.root.name, remove=remove, redirect=((TensorRef(self.root.name, 0), target),))
+            dtype = typeinfer.tensor_dtype(self.graph, target)
+            identity = Node.make(self.root.name, "Identity", [target], {"T": dtype} if dtype else {}, self.root.device)
+            self.added[identity.name] = identity.with_inputs(identity.inputs + self.root.control_inputs)
+        else:
+            if not (isinstance(template, A.NodeTemplate) and self._bound_node(template.like) is self.root):
+                self._check_other_outputs()
+            self.tensor(template, root=True)
+        return Rewrite(self.rule, self.root.name, remove=remove, add=tuple(self.added.values()))
+
+    def _check_other_outputs(self) -> None:
+        for consumer in self.graph.consumers(self.root.name):
+            for ref in self.graph.node(consumer).inputs:
+                if ref.node == self.root.name and ref.port > 0:
+                    raise Refusal(f"output {ref.port} of '{self.root.name}' is read by '{consumer}'")
+
+    # -- one template -> one tensor --
+
+    def tensor(self, template: A.Template, root: bool = False) -> TensorRef:
+        if isinstance(template, A.TensorTemplate):
+            return self.env.bound[template.name].ref
+        if isinstance(template, A.ConstTemplate):
+            return self._const(template, root)
+        return self._node(template, root)
+
+    def _const(self, template: A.ConstTemplate, root: bool) -> TensorRef:
+        mark = len(self.env.const_dtypes)
+        value = np.asarray(plain(self.env.numeric(self.env.eval(template.expr))))
+        operands = self.env.const_dtypes[mark:]
+        if operands:
+            want = np.result_type(*operands)
+            if value.dtype != want and _same_kind(value.dtype, want):
+                value = value.astype(want)
+        if value.dtype == np.float64 and not operands:
+            value = value.astype(np.float32)  # a literal like const(1.5) means TF's default float
+        dtype = dtype_of_numpy(value.dtype)
+        name = self.root.name if root else self._const_name(template.expr)
+        node = Node.make(name, "Const", (), {"dtype": dtype, "value": numpy_to_tensor(value, dtype)}, self.root.device)
+        return self._add(node, root)
+
+    def _node(self, template: A.NodeTemplate, root: bool) -> TensorRef:
+        inputs = [self.tensor(t) for t in template.inputs]
+        like = self._bound_node(template.like) if template.like else None
+        op = like.op if like is not None else str(template.op)
+        given = {}
+        for setting in template.attributes:
+            try:
+                given[setting.name] = typeinfer.coerce(op, setting.name, self.env.eval(setting.value))
+            except ValueError as exc:
+                raise Refusal(str(exc)) from None
+        dtypes = [typeinfer.tensor_dtype(self.graph, ref, self.added) for ref in inputs]
+        base = dict(like.attr) if like is not None else {}
+        if given:
+            base.pop("_output_shapes", None)
+        attr = typeinfer.infer_attrs(op, dtypes, given, base)
+        if isinstance(attr, str):
+            raise Refusal(attr)
+        name = self.root.name if root else self._node_name(like, template)
+        controls = like.control_inputs if like is not None else ()
+        node = Node(name, op, (), like.device if like is not None else self.root.device, attr)
+        return self._add(node.with_inputs([*inputs, *controls]), root)
+
+    def _add(self, node: Node, root: bool) -> TensorRef:
+        if root:
+            extra = [r for r in self.root.control_inputs if r not in node.inputs]
+            node = node.with_inputs([*node.inputs, *extra])
+        self.added[node.name] = node
+        return TensorRef(node.name, 0)
+
+    def _bound_node(self, name: str | None) -> Node | None:
+        bound = self.env.bound.get(name) if name else None
+        return bound.node if bound is not None else None
+
+    # -- names --
+
+    def _node_name(self, like: Node | None, template: A.NodeTemplate) -> str:
+        if like is not None and like.name in self.dying and like.name not in self.claimed:
+            self.claimed.add(like.name)
+            return like.name
+        return self._fresh(template.like or str(template.op))
+
+    def _const_name(self, expr: A.Expr) -> str:
+        if isinstance(expr, A.Name) and expr.id in self.env.lets:
+            return self._fresh(expr.id)
+        first = _first_name(expr, self.env)
+        bound = self.env.bound.get(first) if first else None
+        node = bound.node if bound is not None else None
+        if node is not None and node.op == "Const" and node.name in self.dying and node.name not in self.claimed:
+            self.claimed.add(node.name)
+            return node.name
+        return self._fresh(first or "const")
+
+    def _fresh(self, label: str) -> str:
+        name = self.graph.unique_name(f"{self.root.name}/{label}", taken=self.added.keys() | self.claimed)
+        self.claimed.add(name)
+        return name
+
+
+def _first_name(expr: Any, env: Env) -> str | None:
+    """The first bound (or let) name an expression mentions, reading left to right."""
+    if isinstance(expr, A.Name):
+        return expr.id if expr.id in env.bound or expr.id in env.lets else None
+    children: list[Any] = []
+    if isinstance(expr, A.Binary):
+        children = [expr.left, expr.right]
+    elif isinstance(expr, (A.Unary,)):
+        children = [expr.operand]
+    elif isinstance(expr, A.Call):
+        children = list(expr.args)
+    elif isinstance(expr, (A.Index, A.GetAttr)):
+        children = [expr.obj]
+    elif isinstance(expr, A.ListExpr):
+        children = list(expr.items)
+    for child in children:
+        found = _first_name(child, env)
+        if found:
+            return found
+    return None
+
+
+def _same_kind(a: np.dtype, b: np.dtype) -> bool:
+    groups = ("fc", "iu", "b")
+    return any(a.kind in g and b.kind in g for g in groups)
+

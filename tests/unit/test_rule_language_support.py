@@ -1,0 +1,96 @@
+"""Helpers for rule tests: tiny graphs built from nodes, run in TensorFlow without grappler.
+
+Imported by the rule-language and standard-rule tests (tests/stdlib adds this directory to
+``sys.path``); it holds no tests itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from graphrewrite import _tf
+from graphrewrite.engine.attrvalues import DType, dtype_of_numpy
+from graphrewrite.engine.driver import Context
+from graphrewrite.engine.graph import Graph, Node
+from graphrewrite.engine.report import RuleStats
+from graphrewrite.engine.validate import lint
+
+F32 = DType(1)  # DT_FLOAT
+RNG = np.random.default_rng(1234)
+
+
+def placeholder(name: str, shape: Sequence[int] | None = None, dtype: DType = F32) -> Node:
+    attrs: dict[str, Any] = {"dtype": dtype}
+    if shape is not None:
+        attrs["shape"] = _tf.pb().TensorShapeProto(dim=[{"size": d} for d in shape])
+    return Node.make(name, "Placeholder", (), attrs)
+
+
+def const(name: str, value: Any, dtype: Any = np.float32) -> Node:
+    array = np.asarray(value, dtype=dtype)
+    return Node.make(name, "Const", (), {"dtype": dtype_of_numpy(array.dtype), "value": array})
+
+
+def node(name: str, op: str, *inputs: str, **attrs: Any) -> Node:
+    """A node; ``T`` defaults to float32 when the op has a ``T`` attribute."""
+    op_def = _tf.op_def(op)
+    if op_def is not None and any(a.name == "T" for a in op_def.attr):
+        attrs.setdefault("T", F32)
+    return Node.make(name, op, inputs, attrs)
+
+
+def graph(*nodes: Node) -> Graph:
+    return Graph.from_nodes(nodes)
+
+
+def normal(*shape: int) -> np.ndarray:
+    return RNG.normal(size=shape).astype(np.float32)
+
+
+def run(graph: Graph, feeds: Mapping[str, np.ndarray], fetches: Iterable[str]) -> list[np.ndarray]:
+    """Evaluate *fetches* with grappler off, so the graph runs exactly as written."""
+    tf = _tf.tf()
+    tf_graph = tf.Graph()
+    with tf_graph.as_default():
+        tf.graph_util.import_graph_def(graph.to_graphdef(), name="")
+    config = tf.compat.v1.ConfigProto()
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    with tf.compat.v1.Session(graph=tf_graph, config=config) as session:
+        names = [f if ":" in f else f + ":0" for f in fetches]
+        return list(session.run(names, {(k if ":" in k else k + ":0"): v for k, v in feeds.items()}))
+
+
+def apply(
+    transform: Any, graph: Graph, inputs: Sequence[str], outputs: Sequence[str]
+) -> tuple[Graph, dict[str, RuleStats]]:
+    """Run *transform* alone; the graph after and its per-rule statistics by rule name."""
+    after, stats = transform.apply(graph, Context(tuple(inputs), tuple(outputs)))
+    return after, {s.rule: s for s in stats}
+
+
+def assert_equivalent(
+    before: Graph,
+    after: Graph,
+    feeds: Mapping[str, np.ndarray],
+    outputs: Sequence[str],
+    *,
+    rtol: float = 1e-5,
+    atol: float = 1e-5,
+) -> None:
+    """*after* is lint-clean and computes what *before* computes, output by output."""
+    problems = lint(after, Context(tuple(feeds), tuple(outputs)))
+    assert not problems, [str(p) for p in problems]
+    want = run(before, feeds, outputs)
+    got = run(after, feeds, outputs)
+    for name, a, b in zip(outputs, want, got, strict=True):
+        assert a.shape == b.shape, f"{name}: shape {b.shape}, expected {a.shape}"
+        assert a.dtype == b.dtype, f"{name}: dtype {b.dtype}, expected {a.dtype}"
+        np.testing.assert_allclose(b, a, rtol=rtol, atol=atol, err_msg=name)
+
+
+def ops(graph: Graph) -> list[str]:
+    """The op types of *graph*, in node order."""
+    return [n.op for n in graph]
