@@ -1,0 +1,285 @@
+"""The op catalogue: how to build each op so that its output has a shape chosen beforehand.
+
+Graphs are generated top-down. A consumer decides the :class:`Spec` (dtype and static shape)
+it wants from an input; the catalogue entry of the producing op then chooses attributes and the
+specs of *its* inputs (:class:`Demand`) so that TensorFlow computes exactly that shape. This
+keeps every generated graph valid without running shape inference, and works the same whether
+the structure comes from a random palette (``strategies.graphs``) or from a rule's pattern
+(``from_pattern.graphs_from_pattern``).
+
+Makers take hypothesis's ``draw`` so every choice shrinks: dims toward 1, kernels toward 1x1,
+options toward the first listed. :func:`register_op` adds entries for ops not covered here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+from hypothesis import strategies as st
+
+ALL_RANKS = frozenset(range(5))
+FLOATS = frozenset({"float32", "float64", "float16"})
+NUMBERS = FLOATS | {"int32", "int64"}
+
+# Domains of values a tensor must stay in so the op computes finite numbers.
+ANY, POSITIVE, NONZERO = "any", "positive", "nonzero"
+
+Draw = Callable[[st.SearchStrategy[Any]], Any]
+
+
+class CannotBuild(Exception):
+    """This choice cannot produce the requested output; the generator tries another."""
+
+
+@attrs.frozen
+class Spec:
+    """A tensor's dtype (numpy name, ``"float32"``) and static shape."""
+
+    dtype: str
+    shape: tuple[int, ...]
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    def with_shape(self, shape: tuple[int, ...] | list[int]) -> Spec:
+        return Spec(self.dtype, tuple(int(d) for d in shape))
+
+
+@attrs.frozen
+class Demand:
+    """What an op needs from one input: its spec, and how it should be produced."""
+
+    spec: Spec
+    value: np.ndarray | None = attrs.field(default=None, eq=False)  # exactly this Const
+    const: bool = False  # usually a Const (weights, biases, statistics)
+    domain: str = ANY
+
+
+@attrs.frozen
+class Request:
+    """Build *op* with output *spec*; *fixed* attributes come from a pattern.
+
+    ``arity`` is the number of data inputs a pattern wants (None: the maker decides);
+    ``leafy[i]`` says input *i* is a pattern leaf that can take any shape (so broadcasting
+    operands go there, and structured sub-patterns get the full shape).
+    """
+
+    op: str
+    spec: Spec
+    fixed: Mapping[str, Any] = attrs.field(factory=dict)
+    arity: int | None = None
+    min_arity: int = 0
+    leafy: tuple[bool, ...] = ()
+    domain: str = ANY
+
+    def attr(self, draw: Draw, key: str, strategy: st.SearchStrategy[Any]) -> Any:
+        """The pattern's value for attribute *key*, else a drawn one."""
+        return self.fixed[key] if key in self.fixed else draw(strategy)
+
+    def is_leafy(self, index: int) -> bool:
+        return self.leafy[index] if index < len(self.leafy) else True
+
+
+@attrs.frozen
+class Plan:
+    """A maker's answer: the node's attributes and what each data input must be."""
+
+    attrs: Mapping[str, Any]
+    inputs: tuple[Demand, ...]
+
+
+Maker = Callable[[Draw, Request], Plan]
+
+
+@attrs.frozen
+class OpEntry:
+    """How to build one op type: its maker, output ranks and dtypes, rank-preserving inputs."""
+
+    op: str
+    make: Maker = attrs.field(eq=False)
+    ranks: frozenset[int] = ALL_RANKS
+    dtypes: frozenset[str] = NUMBERS
+    rank_inputs: tuple[int, ...] = (0,)  # inputs whose rank equals the output's rank
+    arity: tuple[int, int | None] = (1, 1)  # (fewest, most) data inputs; None: unbounded
+
+    def accepts(self, spec: Spec) -> bool:
+        return spec.rank in self.ranks and spec.dtype in self.dtypes
+
+    def fits_arity(self, count: int, variadic: bool) -> bool:
+        low, high = self.arity
+        if variadic:
+            return high is None or count <= high
+        return low <= count and (high is None or count <= high)
+
+
+CATALOGUE: dict[str, OpEntry] = {}
+
+
+def register_op(
+    op: str,
+    make: Maker,
+    *,
+    ranks: frozenset[int] = ALL_RANKS,
+    dtypes: frozenset[str] = NUMBERS,
+    rank_inputs: tuple[int, ...] = (0,),
+    arity: tuple[int, int | None] = (1, 1),
+) -> None:
+    """Teach the generators to build *op* (for custom rules over ops not covered here)."""
+    CATALOGUE[op] = OpEntry(op, make, frozenset(ranks), frozenset(dtypes), rank_inputs, arity)
+
+
+def entry(op: str) -> OpEntry:
+    """The catalogue entry for *op*; CannotBuild naming the known ops when missing."""
+    _load()
+    found = CATALOGUE.get(op)
+    if found is None:
+        raise CannotBuild(f"no catalogue entry for op '{op}' (known: {', '.join(sorted(CATALOGUE))})")
+    return found
+
+
+def known_ops() -> frozenset[str]:
+    _load()
+    return frozenset(CATALOGUE)
+
+
+def _load() -> None:
+    if "Conv2D" not in CATALOGUE:
+        from graphrewrite.testing import nn_ops  # noqa: F401  (registers itself)
+
+
+# -- helpers shared by makers ---------------------------------------------------------------
+
+
+def dims(low: int = 1, high: int = 4) -> st.SearchStrategy[int]:
+    return st.integers(min_value=low, max_value=high)
+
+
+def int_const(value: Any) -> Demand:
+    array = np.asarray(value, dtype=np.int32)
+    return Demand(Spec("int32", array.shape), value=array)
+
+
+def channel_axis(req: Request) -> int:
+    return 1 if req.fixed.get("data_format", "NHWC").startswith("NC") else req.spec.rank - 1
+
+
+# -- elementwise ops ------------------------------------------------------------------------
+
+UNARY_DOMAIN = {"Rsqrt": POSITIVE, "Sqrt": POSITIVE, "Log": POSITIVE, "Reciprocal": NONZERO, "Inv": NONZERO}
+KEEPS_POSITIVE = frozenset(
+    {"Identity", "Relu", "Relu6", "Square", "Sqrt", "Rsqrt", "Exp", "Sigmoid", "Abs", "StopGradient",
+     "CheckNumerics", "Snapshot", "Add", "AddV2", "Mul", "Maximum", "Minimum", "RealDiv", "AddN"}
+)  # fmt: skip
+
+
+def _input_domain(req: Request) -> str:
+    return UNARY_DOMAIN.get(req.op) or (req.domain if req.op in KEEPS_POSITIVE else ANY)
+
+
+def _unary(draw: Draw, req: Request) -> Plan:
+    values: dict[str, Any] = {"T": req.spec.dtype}
+    if req.op == "CheckNumerics":
+        values["message"] = "check"
+    return Plan(values, (Demand(req.spec, domain=_input_domain(req)),))
+
+
+def _broadcast_shapes(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Shapes that broadcast to *shape*: itself, a scalar, one channel vector, keep-dims."""
+    out = [shape, ()]
+    if shape:
+        out += [(shape[-1],), (1,) * (len(shape) - 1) + (shape[-1],)]
+    return list(dict.fromkeys(out))
+
+
+DIVISIONS = frozenset({"RealDiv", "Div"})
+
+
+def _binary(draw: Draw, req: Request) -> Plan:
+    spec = req.spec
+    other = 1
+    # The broadcast operand goes to a pattern leaf; structured sub-patterns get the full shape.
+    if (req.is_leafy(0) and not req.is_leafy(1)) or (req.is_leafy(0) == req.is_leafy(1) and draw(st.booleans())):
+        other = 0
+    shapes = [spec.shape, spec.shape]
+    shapes[other] = draw(st.sampled_from(_broadcast_shapes(spec.shape)))
+    domain = _input_domain(req)
+    demands = [Demand(spec.with_shape(shape), domain=domain) for shape in shapes]
+    if req.op in DIVISIONS:
+        demands[1] = attrs.evolve(demands[1], domain=NONZERO)
+    return Plan({"T": spec.dtype}, tuple(demands))
+
+
+def _add_n(draw: Draw, req: Request) -> Plan:
+    count = req.arity or draw(st.integers(min_value=max(2, req.min_arity), max_value=3))
+    demand = Demand(req.spec, domain=_input_domain(req))
+    return Plan({"T": req.spec.dtype, "N": count}, (demand,) * count)
+
+
+for _op in ("Identity", "Relu", "Relu6", "Neg", "Abs", "Square", "StopGradient", "Snapshot"):
+    register_op(_op, _unary)
+for _op in ("Tanh", "Sigmoid", "Rsqrt", "Sqrt", "Exp", "Reciprocal", "CheckNumerics", "Elu", "Softplus"):
+    register_op(_op, _unary, dtypes=FLOATS)
+for _op in ("Add", "AddV2", "Sub", "Mul", "Maximum", "Minimum"):
+    register_op(_op, _binary, rank_inputs=(0, 1), arity=(2, 2))
+register_op("RealDiv", _binary, dtypes=FLOATS, rank_inputs=(0, 1), arity=(2, 2))
+register_op("AddN", _add_n, rank_inputs=(0, 1, 2, 3), arity=(1, None))
+
+
+# -- shape ops ------------------------------------------------------------------------------
+
+
+def _reshape(draw: Draw, req: Request) -> Plan:
+    shape = req.spec.shape
+    size = int(np.prod(shape, dtype=np.int64))
+    options = [shape, (size,), tuple(reversed(shape)), (*shape, 1)]
+    if len(shape) >= 2:
+        options.append((shape[0], size // max(shape[0], 1)))
+    source = draw(st.sampled_from(list(dict.fromkeys(options))))
+    target = list(shape)
+    if target and draw(st.booleans()):
+        target[draw(st.integers(0, len(target) - 1))] = -1
+    values = {"T": req.spec.dtype, "Tshape": "int32"}
+    return Plan(values, (Demand(req.spec.with_shape(source), domain=req.domain), int_const(target)))
+
+
+def _transpose(draw: Draw, req: Request) -> Plan:
+    rank = req.spec.rank
+    perm = draw(st.permutations(list(range(rank))))
+    source = [0] * rank
+    for i, p in enumerate(perm):
+        source[p] = req.spec.shape[i]
+    values = {"T": req.spec.dtype, "Tperm": "int32"}
+    return Plan(values, (Demand(req.spec.with_shape(source), domain=req.domain), int_const(perm)))
+
+
+def _concat(draw: Draw, req: Request) -> Plan:
+    spec = req.spec
+    count = (req.arity - 1) if req.arity else draw(st.integers(max(2, req.min_arity - 1), 3))
+    axes = [a for a in range(spec.rank) if spec.shape[a] >= count]
+    if count < 1 or not axes:
+        raise CannotBuild(f"ConcatV2 of {count} inputs cannot give shape {list(spec.shape)}")
+    axis = draw(st.sampled_from(axes))
+    sizes = _split(draw, spec.shape[axis], count)
+    demands = tuple(
+        Demand(spec.with_shape((*spec.shape[:axis], n, *spec.shape[axis + 1 :])), domain=req.domain)
+        for n in sizes
+    )
+    spelled = axis - spec.rank if draw(st.booleans()) else axis
+    values = {"T": spec.dtype, "N": count, "Tidx": "int32"}
+    return Plan(values, (*demands, int_const(spelled)))
+
+
+def _split(draw: Draw, total: int, parts: int) -> list[int]:
+    cuts = sorted(draw(st.lists(st.integers(1, total - 1), min_size=parts - 1, max_size=parts - 1, unique=True))) if parts > 1 else []
+    bounds = [0, *cuts, total]
+    return [b - a for a, b in itertools.pairwise(bounds)]
+
+
+register_op("Reshape", _reshape, ranks=frozenset(range(5)), rank_inputs=(), arity=(2, 2))
+register_op("Transpose", _transpose, ranks=frozenset(range(1, 5)), arity=(2, 2))
+register_op("ConcatV2", _concat, ranks=frozenset(range(1, 5)), rank_inputs=(0, 1, 2, 3), arity=(2, None))
