@@ -93,7 +93,7 @@ def _output(outputs: list[TensorRef], ref: TensorRef, call: Node) -> TensorRef:
 
 
 def _stand_in(call: Node, outputs: list[TensorRef], after: list[str], types: list[Any]) -> Node:
-    control = [TensorRef(n, CONTROL) for n in after]
+    control = [TensorRef(n, CONTROL) for n in after if n not in {r.node for r in outputs}]
     if not outputs:
         return Node.make(call.name, "NoOp", control, device=call.device)
     return Node.make(call.name, "IdentityN", [*outputs, *control], {"T": types}, call.device)
@@ -140,7 +140,8 @@ class _Body:
         return node.with_inputs(_dedupe_controls(inputs))
 
     def resolve(self, text: str) -> list[TensorRef]:
-        """Body input syntax (``arg``, ``arg:i``, ``node:out:i``, ``^node``) -> graph refs."""
+        """Body input syntax -> graph refs: ``arg`` (all of a list argument), ``arg:i``,
+        ``node:out`` (all of an output arg), ``node:out:i``, ``node:i`` and ``^name``."""
         if text.startswith("^"):
             name = text[1:]
             if name in self.args:
@@ -149,23 +150,28 @@ class _Body:
         parts = text.split(":")
         if parts[0] in self.args:
             refs = self.args[parts[0]]
-            index = int(parts[1]) if len(parts) > 1 else 0
+            if len(parts) == 1:
+                return list(refs)
+            index = int(parts[1])
             if index >= len(refs):
                 raise RuleError(f"function '{self.fdef.signature.name}': '{text}' is past the end of argument '{parts[0]}'")
             return [refs[index]]
         name = self._name(parts[0], text)
         if len(parts) == 1:
             return [TensorRef(name, 0)]
+        if parts[1].isdigit():
+            return [TensorRef(name, int(parts[1]))]
+        start, count = self._range(parts[0], parts[1])
         if len(parts) == 2:
-            return [TensorRef(name, int(parts[1]))] if parts[1].isdigit() else [TensorRef(name, self._port(parts[0], parts[1], 0))]
-        return [TensorRef(name, self._port(parts[0], parts[1], int(parts[2])))]
+            return [TensorRef(name, start + i) for i in range(count)]
+        return [TensorRef(name, start + int(parts[2]))]
 
     def _name(self, body_name: str, text: str) -> str:
         if body_name not in self.names:
             raise RuleError(f"function '{self.fdef.signature.name}': input '{text}' names no argument or node")
         return self.names[body_name]
 
-    def _port(self, body_name: str, out_arg: str, index: int) -> int:
+    def _range(self, body_name: str, out_arg: str) -> tuple[int, int]:
         if body_name not in self._ports:
             op = self.defs[body_name].op
             self._ports[body_name] = output_ranges(Node(body_name, op, attr=self.attrs[body_name]), self.functions)
@@ -175,7 +181,7 @@ class _Body:
                 f"function '{self.fdef.signature.name}': node '{body_name}' has no output '{out_arg}'"
                 f" (outputs: {', '.join(ranges) or 'none'})"
             )
-        return ranges[out_arg][0] + index
+        return ranges[out_arg]
 
     def outputs(self) -> list[TensorRef]:
         refs = []
