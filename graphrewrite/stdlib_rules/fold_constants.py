@@ -1,0 +1,145 @@
+"""``fold_constants``: replace constant subgraphs by Const nodes (GTT's ``fold_constants_lib``).
+
+The evaluation itself lives in :mod:`graphrewrite.engine.evaluate`; this module turns its plan
+into a graph:
+
+- a folded node's output 0 becomes a Const with the node's own name (so names and outputs stay
+  put); another needed output ``k`` becomes a Const named ``<node>/output_<k>`` and its readers
+  are rewired to it;
+- each new Const waits, through control inputs, for the non-constant nodes the folded node (or
+  the constants it read) waited for, as in TensorFlow's folder;
+- constant nodes that only fed folded results are removed; nothing else is;
+- with ``--outputs`` given, nodes neither the outputs nor the inputs need are pruned first (GTT
+  prunes too; unlike GTT, with no ``--outputs`` nothing is pruned, and input nodes stay as they
+  are rather than being rewritten as Placeholders);
+- ``_output_shapes`` attributes are removed unless ``clear_output_shapes=false``.
+
+Differences from GTT, on purpose: GTT names folded constants ``<node>/_<k>__cf__<id>`` and
+loses the original name; GTT lets ``exclude_op`` skip Shape ops of static shapes (TF checks
+shapes first); here exclusions always win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from graphrewrite.engine.attrvalues import DType
+from graphrewrite.engine.driver import Context
+from graphrewrite.engine.errors import UsageError
+from graphrewrite.engine.evaluate import DEFAULT_MAX_BYTES, FoldOptions, FoldPlan, fold_plan
+from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
+from graphrewrite.rules.params import Kind, Param, defaults
+from graphrewrite.rules.rule import Pass
+
+PARAMS = (
+    Param("clear_output_shapes", Kind.BOOL, True, doc="remove _output_shapes attributes (false: trust them for Shape ops)"),
+    Param("exclude_op", Kind.STRING, repeated=True, doc="an op type never to fold"),
+    Param("exclude_node", Kind.STRING, repeated=True, doc="a node name never to fold"),
+    Param(
+        "max_constant_size_in_bytes",
+        Kind.INT,
+        DEFAULT_MAX_BYTES,
+        doc="never materialise a constant larger than this",
+    ),
+)
+
+
+def fold_constants(graph: Graph, ctx: Context) -> Graph:
+    """Evaluate every constant subgraph and replace it by Const nodes."""
+    args = {**defaults(PARAMS), **ctx.args}
+    budget = args["max_constant_size_in_bytes"]
+    if budget < 0:
+        raise UsageError(f"fold_constants: max_constant_size_in_bytes must be 0 or more, got {budget}")
+    if ctx.outputs:
+        graph = prune(graph, (*ctx.outputs, *ctx.inputs))
+    options = FoldOptions(
+        inputs=tuple(ctx.inputs),
+        protected=ctx.protected,
+        exclude_ops=frozenset(args["exclude_op"]),
+        exclude_nodes=frozenset(args["exclude_node"]),
+        max_bytes=budget,
+        use_output_shapes=not args["clear_output_shapes"],
+    )
+    graph = apply_plan(graph, fold_plan(graph, options), ctx.protected)
+    if args["clear_output_shapes"]:
+        graph = graph.replace(n.without_attrs("_output_shapes") for n in graph if "_output_shapes" in n.attr)
+    return graph
+
+
+def prune(graph: Graph, keep: Iterable[str]) -> Graph:
+    """*graph* without the nodes that the nodes named in *keep* do not reach, backwards."""
+    seen: set[str] = set()
+    stack = [graph.node(name).name for name in keep if name]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        node = graph.get(name)
+        if node is not None:
+            stack.extend(r.node for r in node.inputs if r.node not in seen)
+    return graph.replace(removals=[n for n in graph.names if n not in seen])
+
+
+def apply_plan(graph: Graph, plan: FoldPlan, protected: frozenset[str]) -> Graph:
+    """Materialise *plan*'s constants, rewire readers of other ports, drop what died."""
+    consts: list[Node] = []
+    renamed: dict[TensorRef, TensorRef] = {}
+    taken: set[str] = set()
+    for ref, value in plan.constants.items():
+        name = ref.node if ref.port == 0 else graph.unique_name(f"{ref.node}/output_{ref.port}", taken)
+        taken.add(name)
+        control = [TensorRef(c, CONTROL) for c in plan.control.get(ref.node, ())]
+        attrs = {"dtype": DType(value.dtype), "value": value.tensor()}
+        consts.append(Node.make(name, "Const", control, attrs, graph.node(ref.node).device))
+        if ref.port:
+            renamed[ref] = TensorRef(name, 0)
+    folded = set(plan.folded)
+    users = {u for ref in renamed for u in graph.consumers(ref.node) if u not in folded}
+    rewired = [graph.node(u).with_inputs(renamed.get(r, r) for r in graph.node(u).inputs) for u in sorted(users)]
+    gone = folded - {c.name for c in consts}
+    result = graph.replace([*consts, *rewired], gone)
+    dead = _dead(result, graph, plan, protected | {c.name for c in consts})
+    result = result.replace(removals=dead)
+    return _fix_colocation(result, gone | dead)
+
+
+def _dead(result: Graph, graph: Graph, plan: FoldPlan, keep: frozenset[str]) -> set[str]:
+    """Constant nodes that lost their last reader because of the folding (not those in *keep*)."""
+    dead: set[str] = set()
+    work = [r.node for n in plan.folded for r in graph.node(n).inputs]
+    while work:
+        name = work.pop()
+        if name in dead or name in keep or name not in plan.foldable or name not in result:
+            continue
+        if any(u not in dead for u in result.consumers(name)):
+            continue
+        dead.add(name)
+        work.extend(r.node for r in result.node(name).inputs)
+    return dead
+
+
+def _fix_colocation(graph: Graph, removed: set[str]) -> Graph:
+    """Drop ``_class`` entries (``loc:@name``) that name a removed node."""
+    if not removed:
+        return graph
+    wanted = {f"loc:@{name}".encode() for name in removed}
+    fixed = []
+    for node in graph:
+        if "_class" not in node.attr:
+            continue
+        entries = list(node.attr["_class"].list.s)
+        kept = [e for e in entries if e not in wanted]
+        if len(kept) != len(entries):
+            fixed.append(node.with_attrs(_class=[e.decode() for e in kept]) if kept else node.without_attrs("_class"))
+    return graph.replace(fixed)
+
+
+FOLD_CONSTANTS = Pass(
+    "fold_constants",
+    "Op(Const, Const) -> Const: evaluate constant subgraphs (numpy kernels, one batched TensorFlow run)",
+    fold_constants,
+    PARAMS,
+)
+
+__all__ = ["FOLD_CONSTANTS", "PARAMS", "apply_plan", "fold_constants", "prune"]
