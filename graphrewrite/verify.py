@@ -79,7 +79,11 @@ def _number(value: float) -> str:
 
 
 def compare(name: str, expected: Any, actual: Any, *, rtol: float, atol: float) -> OutputCheck:
-    """Compare one output; a shape or dtype change is a failure with a note, never an error."""
+    """Compare one output; a shape or dtype change is a failure with a note, never an error.
+
+    ``max_rel`` is taken over elements whose expected magnitude exceeds *atol* (near zero a
+    relative error is noise; those elements are judged by *atol*).
+    """
     want, have = np.asarray(expected), np.asarray(actual)
     if want.shape != have.shape:
         return OutputCheck(name, np.inf, np.inf, False, f"shape {list(have.shape)}, expected {list(want.shape)}")
@@ -90,11 +94,13 @@ def compare(name: str, expected: Any, actual: Any, *, rtol: float, atol: float) 
         return OutputCheck(name, 0.0 if same else np.inf, 0.0 if same else np.inf, same)
     want64 = want.astype(np.complex128 if want.dtype.kind == "c" else np.float64)
     have64 = have.astype(want64.dtype)
-    diff = np.abs(have64 - want64)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf and nan are handled below
+        diff = np.abs(have64 - want64)
     agree = (np.isnan(want64) & np.isnan(have64)) | (np.isinf(want64) & (want64 == have64))
     diff = np.where(agree, 0.0, np.where(np.isnan(diff), np.inf, diff))
     scale = np.abs(np.where(np.isfinite(want64), want64, 0.0))
-    rel = np.where(diff == 0, 0.0, diff / np.maximum(scale, np.finfo(np.float64).tiny))
+    # Relative error where it means something: elements smaller than atol are judged by atol.
+    rel = np.where((diff == 0) | (scale <= atol), 0.0, diff / np.maximum(scale, np.finfo(np.float64).tiny))
     ok = bool(np.all(diff <= atol + rtol * scale))
     max_abs = float(diff.max()) if diff.size else 0.0
     max_rel = float(rel.max()) if rel.size else 0.0

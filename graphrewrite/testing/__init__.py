@@ -11,6 +11,7 @@ Each generated graph is a :class:`GraphCase` (``graph_def``, ``inputs``, ``outpu
 
 from graphrewrite.testing.build import GraphCase
 from graphrewrite.testing.catalogue import register_op
+from graphrewrite.testing.checks import RuleCheck, assert_rule_preserves_outputs, check_rule
 from graphrewrite.testing.from_pattern import SURROUND, graphs_from_pattern
 from graphrewrite.testing.strategies import PALETTE, graphs
 
@@ -18,6 +19,9 @@ __all__ = [
     "PALETTE",
     "SURROUND",
     "GraphCase",
+    "RuleCheck",
+    "assert_rule_preserves_outputs",
+    "check_rule",
     "graphs",
     "graphs_from_pattern",
     "register_op",

@@ -9,14 +9,14 @@ use inside a rule author's own pytest tests (not inside another ``@given`` test)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 import hypothesis
 from hypothesis import HealthCheck, Verbosity, given
 from hypothesis import strategies as st
-from hypothesis.errors import FailedHealthCheck, Unsatisfiable
+from hypothesis.errors import FailedHealthCheck, InvalidArgument, Unsatisfiable
 
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import GraphRewriteError
@@ -71,12 +71,24 @@ class GeneratorError(Exception):
     """A generated graph does not run in TensorFlow: a bug of graphrewrite.testing."""
 
 
-def run_case(transform: Any, case: GraphCase, args: Mapping[str, Any], *, rtol: float, atol: float) -> Outcome:
-    """Apply *transform* to *case*, lint the result, run both graphs and compare outputs."""
+Property = Callable[[GraphCase, Any], "str | None"]
+
+
+def run_case(
+    transform: Any,
+    case: GraphCase,
+    args: Mapping[str, Any],
+    *,
+    rtol: float,
+    atol: float,
+    numeric: bool = True,
+    extra: Property | None = None,
+) -> Outcome:
+    """Apply *transform* to *case*, lint the result, check *extra* (a property of the case and
+    the resulting Graph returning a failure reason), then run both graphs and compare outputs
+    (only when *numeric*: transforms that change values on purpose skip that)."""
     from graphrewrite.engine.validate import lint
     from graphrewrite.rules.params import defaults
-    from graphrewrite.runner import run_graph
-    from graphrewrite.verify import VerifyReport, compare
 
     graph = case.graph()
     ctx = Context(case.inputs, case.outputs, {**defaults(getattr(transform, "params", ())), **args})
@@ -84,12 +96,21 @@ def run_case(transform: Any, case: GraphCase, args: Mapping[str, Any], *, rtol: 
         result, _ = transform.apply(graph, ctx)
     except Exception as exc:  # any exception out of a rule is a finding, shown with the case
         return Outcome(True, failure=f"{transform.name} raised {type(exc).__name__}: {exc}\n{_case_text(case)}")
-    if not _changed(graph, result):
+    changed = _changed(graph, result)
+    after = result.to_graphdef() if changed else None
+    problems = lint(result, ctx) if changed else []
+    reason = f"the result fails lint: {problems[0]}" if problems else (extra(case, result) if extra else None)
+    if reason:
+        return Outcome(changed, failure=f"{reason}\n{_case_text(case, after)}")
+    if not changed:
         return Outcome(False)
-    after = result.to_graphdef()
-    problems = lint(result, ctx)
-    if problems:
-        return Outcome(True, failure=f"the result fails lint: {problems[0]}\n{_case_text(case, after)}")
+    return _compare_runs(transform.name, case, result, after, rtol=rtol, atol=atol, numeric=numeric)
+
+
+def _compare_runs(name: str, case: GraphCase, result: Any, after: Any, *, rtol: float, atol: float, numeric: bool) -> Outcome:
+    from graphrewrite.runner import run_graph
+    from graphrewrite.verify import VerifyReport, compare
+
     try:
         expected = run_graph(case.graph_def, case.feeds, case.outputs)
     except GraphRewriteError as exc:
@@ -99,11 +120,13 @@ def run_case(transform: Any, case: GraphCase, args: Mapping[str, Any], *, rtol: 
         actual = run_graph(after, feeds, case.outputs)
     except GraphRewriteError as exc:
         return Outcome(True, failure=f"the transformed graph does not run: {exc}\n{_case_text(case, after)}")
+    if not numeric:
+        return Outcome(True)
     checks = tuple(compare(n, e, a, rtol=rtol, atol=atol) for n, e, a in zip(case.outputs, expected, actual, strict=True))
     report = VerifyReport(checks, rtol, atol)
     worst_abs = max((c.max_abs for c in checks), default=0.0)
     worst_rel = max((c.max_rel for c in checks), default=0.0)
-    failure = None if report.ok else f"{transform.name} changed the outputs:\n{report.table()}\n{_case_text(case, after)}"
+    failure = None if report.ok else f"{name} changed the outputs:\n{report.table()}\n{_case_text(case, after)}"
     return Outcome(True, worst_abs, worst_rel, failure)
 
 
@@ -111,7 +134,9 @@ def _changed(graph: Any, result: Any) -> bool:
     """Whether the transform changed anything (unchanged nodes keep their identity)."""
     if result is graph:
         return False
-    return len(result) != len(graph) or any(graph.get(n.name) is not n for n in result)
+    if len(result) != len(graph) or any(graph.get(n.name) is not n for n in result):
+        return True
+    return list(result.names) != list(graph.names)  # reordered
 
 
 def _case_text(case: GraphCase, after: Any = None) -> str:
@@ -157,25 +182,37 @@ def check_rule(
     atol: float = DEFAULT_ATOL,
     cases: st.SearchStrategy[GraphCase] | None = None,
     args: Mapping[str, Any] | st.SearchStrategy[Mapping[str, Any]] | None = None,
-    derandomize: bool = True,
+    seed: int | None = None,
+    require_fire: bool = True,
+    numeric: bool = True,
+    extra: Property | None = None,
 ) -> RuleCheck:
     """Property-check *transform* (a Rule, Group or Pass) on generated graphs.
 
     ``cases`` defaults to ``graphs_from_pattern(transform)`` (Passes must pass one, e.g.
     ``graphs()``); ``args`` are the transform's arguments, fixed or as a strategy; ``examples``
-    defaults to the active hypothesis profile's ``max_examples``.
+    defaults to the active hypothesis profile's ``max_examples``. Runs are reproducible: the same
+    examples every time, or another fixed set for another ``seed``. ``require_fire=False`` lets
+    a transform that changes none of the graphs pass (a no-op safety check); ``numeric=False``
+    skips comparing outputs (for transforms that change values on purpose) and ``extra`` adds
+    a property ``extra(case, result_graph) -> reason or None``.
     """
     from graphrewrite.testing.from_pattern import graphs_from_pattern
 
     fixed_args = args if isinstance(args, Mapping) else {}
     arg_strategy = args if isinstance(args, st.SearchStrategy) else st.just(fixed_args)
-    strategy = cases if cases is not None else graphs_from_pattern(transform, args=fixed_args)
     tally = _Tally()
+    try:
+        strategy = cases if cases is not None else graphs_from_pattern(transform, args=fixed_args)
+    except InvalidArgument as exc:
+        return RuleCheck(transform.name, 0, 0, 0.0, 0.0, ERROR, f"cannot generate graphs for it: {exc}")
 
-    @_settings(examples, derandomize)
+    @_settings(examples, derandomize=seed is None)
+    @hypothesis.seed(seed if seed is not None else 0)
     @given(case=strategy, data=st.data())
     def property_test(case: GraphCase, data: Any) -> None:
-        outcome = run_case(transform, case, data.draw(arg_strategy, label="args"), rtol=rtol, atol=atol)
+        chosen = data.draw(arg_strategy, label="args")
+        outcome = run_case(transform, case, chosen, rtol=rtol, atol=atol, numeric=numeric, extra=extra)
         tally.add(outcome)
         if outcome.failure:
             tally.shrinking = True
@@ -192,7 +229,7 @@ def check_rule(
         return result(ERROR, str(exc))
     except (Unsatisfiable, FailedHealthCheck) as exc:
         return result(NEVER_FIRED, f"could not generate graphs for it: {str(exc).splitlines()[0]}")
-    if tally.fired == 0:
+    if tally.fired == 0 and require_fire:
         return result(NEVER_FIRED, f"{transform.name} changed none of the {tally.tried} generated graphs")
     return result(PASSED)
 
@@ -219,10 +256,14 @@ def assert_rule_preserves_outputs(
     atol: float = DEFAULT_ATOL,
     cases: st.SearchStrategy[GraphCase] | None = None,
     args: Mapping[str, Any] | st.SearchStrategy[Mapping[str, Any]] | None = None,
+    seed: int | None = None,
+    require_fire: bool = True,
 ) -> RuleCheck:
     """Fail (AssertionError with the shrunk counterexample) unless *transform* keeps every output
     within tolerance on generated graphs and fires on at least one of them."""
-    found = check_rule(transform, examples=examples, rtol=rtol, atol=atol, cases=cases, args=args)
+    found = check_rule(
+        transform, examples=examples, rtol=rtol, atol=atol, cases=cases, args=args, seed=seed, require_fire=require_fire
+    )
     if not found.ok:
         raise AssertionError(found.report())
     return found
