@@ -96,7 +96,7 @@ class Env:
         self.graph = graph
         self.ctx = ctx
         self.match = match
-        self._values: dict[str, Any] = {}
+        self._values: dict[str, tuple[Any, tuple[np.dtype, ...]]] = {}
         self._arrays: dict[str, Any] = {}
         self.const_dtypes: list[np.dtype] = []  # dtypes of the constants read, for const()
 
@@ -104,10 +104,14 @@ class Env:
 
     def lookup(self, name: str) -> Any:
         if name in self._values:
-            return self._values[name]
+            value, dtypes = self._values[name]
+            self.const_dtypes.extend(dtypes)  # a cached let still counts its constants
+            return value
         if name in self.lets:
-            self._values[name] = self.eval(self.lets[name])
-            return self._values[name]
+            mark = len(self.const_dtypes)
+            value = self.eval(self.lets[name])
+            self._values[name] = (value, tuple(self.const_dtypes[mark:]))
+            return value
         if name in self.bound:
             return self.bound[name]
         raise EvalError(f"'{name}' is not bound")

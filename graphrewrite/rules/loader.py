@@ -3,7 +3,7 @@
 - ``load_rules_file(path)`` / ``load_rules_text(text)``: parse and compile rule-language text;
   errors are :class:`LanguageError` with carets. With ``validate=False`` nothing imports
   TensorFlow until a rule runs.
-- ``load_rules(path, span)``: the callback a transform script's ``use "file.rules"`` calls.
+- ``load_rules(path, span)``: the callback ``rules.bind.parse_and_bind`` calls for ``use``.
 - ``load_rules_module("pkg.mod")``: a module's ``TRANSFORMS`` (or ``RULES``).
 - ``load_entry_points()``: every entry point in group ``graphrewrite.rules``; each resolves to
   a ``.rules`` path, a RuleSet, an iterable of transforms, or a callable returning one of these.
@@ -43,14 +43,9 @@ def load_rules_file(path: str | os.PathLike[str], *, validate: bool = True) -> t
 
 
 def load_rules(path: str | os.PathLike[str], span: Span | None = None, *, validate: bool = True) -> tuple[Transform, ...]:
-    """``use "path"`` in a transform script: like :func:`load_rules_file`, and a file that
-    cannot be read is reported at the ``use`` statement's position."""
-    try:
-        return load_rules_file(path, validate=validate)
-    except GraphFileError as exc:
-        if span is None:
-            raise
-        raise GraphFileError(f"{span}: {exc}") from None
+    """The ``load_rules`` callback of :func:`graphrewrite.rules.bind.parse_and_bind`, for a
+    script's ``use "path"``; *span* is the ``use`` statement, where bind reports a read error."""
+    return load_rules_file(path, validate=validate)
 
 
 def load_rules_module(name: str) -> tuple[Transform, ...]:

@@ -7,7 +7,8 @@
 - ``conv(...)`` re-makes a bound node (op, attributes, device, control inputs kept); it keeps
   its own name when the original dies with this rewrite, else gets a fresh one.
 - ``Op[...](...)`` makes a new node; its type attributes come from its inputs (typeinfer).
-- ``const(expr)`` makes a Const in the dtype of the constants it was computed from.
+- ``const(expr)`` makes a Const in the dtype of the first constant it reads (``w`` in
+  ``w * s``), unless the expression is ``cast(...)``, ``zeros(...)`` or ``ones(...)``.
 
 Other new nodes get deterministic names from the root: ``<root>/<binding or op>``, made unique.
 """
@@ -105,11 +106,10 @@ class _Builder:
         mark = len(self.env.const_dtypes)
         value = np.asarray(plain(self.env.numeric(self.env.eval(template.expr))))
         operands = self.env.const_dtypes[mark:]
-        if operands:
-            want = np.result_type(*operands)
-            if value.dtype != want and _same_kind(value.dtype, want):
-                value = value.astype(want)
-        if value.dtype == np.float64 and not operands:
+        explicit = isinstance(template.expr, A.Call) and template.expr.func in _TYPED
+        if operands and not explicit and value.dtype != operands[0] and _same_kind(value.dtype, operands[0]):
+            value = value.astype(operands[0])  # the dtype of the first constant read: w in w * s
+        if value.dtype == np.float64 and not operands and not explicit:
             value = value.astype(np.float32)  # a literal like const(1.5) means TF's default float
         dtype = dtype_of_numpy(value.dtype)
         name = self.root.name if root else self._const_name(template.expr)
@@ -194,6 +194,9 @@ def _first_name(expr: Any, env: Env) -> str | None:
         if found:
             return found
     return None
+
+
+_TYPED = frozenset({"cast", "zeros", "ones"})  # functions whose result dtype is chosen explicitly
 
 
 def _same_kind(a: np.dtype, b: np.dtype) -> bool:

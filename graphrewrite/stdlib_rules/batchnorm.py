@@ -1,0 +1,45 @@
+"""The standard rules written in the rule language: batch-norm folding, GTT's convolution
+fusions, atrous flattening and arithmetic identities.
+
+The ``.rules`` files beside this module are compiled when it is imported, without op-registry
+validation so that importing the registry does not import TensorFlow (a test compiles them
+with validation). Only the transforms named in :data:`EXPORTED` enter the standard registry;
+the rules inside a group are reachable through ``group.rules``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+
+from graphrewrite.rules.loader import load_rules_text
+from graphrewrite.rules.rule import Transform
+
+RULE_FILES = ("batchnorm.rules", "fuse.rules", "arithmetic.rules")
+
+EXPORTED = (
+    "fold_batch_norms",
+    "fold_old_batch_norms",
+    "fuse_pad_and_conv",
+    "fuse_resize_and_conv",
+    "fuse_resize_pad_and_conv",
+    "flatten_atrous_conv",
+    "simplify_arithmetic",
+)
+
+
+def rule_file_text(name: str) -> str:
+    """The text of one of :data:`RULE_FILES`."""
+    return importlib.resources.files("graphrewrite.stdlib_rules").joinpath(name).read_text(encoding="utf-8")
+
+
+def load_all(*, validate: bool = False) -> dict[str, Transform]:
+    """Every rule and group the standard rule files define, by name."""
+    found: dict[str, Transform] = {}
+    for name in RULE_FILES:
+        for transform in load_rules_text(rule_file_text(name), source=name, validate=validate):
+            found[transform.name] = transform
+    return found
+
+
+BY_NAME: dict[str, Transform] = load_all()  # every rule and group, for tests and explain
+TRANSFORMS: tuple[Transform, ...] = tuple(BY_NAME[name] for name in EXPORTED)
