@@ -142,4 +142,6 @@ FOLD_CONSTANTS = Pass(
     PARAMS,
 )
 
-__all__ = ["FOLD_CONSTANTS", "PARAMS", "apply_plan", "fold_constants", "prune"]
+TRANSFORMS = (FOLD_CONSTANTS,)
+
+__all__ = ["FOLD_CONSTANTS", "TRANSFORMS", "PARAMS", "apply_plan", "fold_constants", "prune"]
