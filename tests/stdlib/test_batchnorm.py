@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from test_rule_language_support import (
+    F16,
     apply,
     assert_equivalent,
     const,
@@ -104,20 +105,14 @@ def test_fold_mul_into_conv_refuses_a_shared_conv() -> None:
 def test_fold_mul_into_conv_keeps_float16_weights_float16() -> None:
     w = normal(1, 1, 2, 3).astype(np.float16)
     before = graph(
-        placeholder("x", dtype=batchnorm_dtype("float16")),
+        placeholder("x", dtype=F16),
         const("w", w, np.float16),
-        node("conv", "Conv2D", "x", "w", strides=S1, padding="SAME", T=batchnorm_dtype("float16")),
+        node("conv", "Conv2D", "x", "w", strides=S1, padding="SAME", T=F16),
         const("s", normal(3), np.float16),
-        node("mul", "Mul", "conv", "s", T=batchnorm_dtype("float16")),
+        node("mul", "Mul", "conv", "s", T=F16),
     )
     after, _ = apply(RULES["fold_mul_into_conv"], before, ["x"], ["mul"])
     assert after.node("w").value().dtype == np.float16
-
-
-def batchnorm_dtype(name: str):  # type: ignore[no-untyped-def]
-    from graphrewrite.engine.attrvalues import DType
-
-    return DType.named(name)
 
 
 # ---- Conv2DBackpropInput --------------------------------------------------------------------

@@ -19,6 +19,8 @@ from graphrewrite.engine.report import RuleStats
 from graphrewrite.engine.validate import lint
 
 F32 = DType(1)  # DT_FLOAT
+F16 = DType(19)  # DT_HALF
+I32 = DType(3)  # DT_INT32
 RNG = np.random.default_rng(1234)
 
 
