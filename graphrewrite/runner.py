@@ -78,6 +78,11 @@ def run_graph(graph_def: Any, feeds: Mapping[str, np.ndarray], fetches: Sequence
         return runner.run(feeds, fetches)
 
 
+# Header lines TensorFlow puts before the real reason of a failed run.
+_HEADERS = ("Graph execution error", "Detected at node", "Node: ")
+
+
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    text = [line.strip() for line in str(exc).strip().splitlines()]
+    reasons = [line for line in text if line and not line.startswith(_HEADERS)]
+    return reasons[0] if reasons else (text[0] if text else type(exc).__name__)
