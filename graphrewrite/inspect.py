@@ -23,7 +23,7 @@ from graphrewrite.engine.errors import NameNotFoundError, suggest
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.freezing.cleanup import LOWERING_PLACEHOLDER
 from graphrewrite.freezing.frozen import TensorInfo, show_shape
-from graphrewrite.freezing.ops import NOT_OUTPUTS, VARIABLE_HOLDERS, is_training_op
+from graphrewrite.freezing.ops import NOT_OUTPUTS, VARIABLE_HOLDERS, is_training_op, saver_scopes
 
 
 @attrs.frozen
@@ -79,12 +79,15 @@ def summarize(graph: Any) -> Summary:
     from graphrewrite.engine.validate import dangling_inputs
 
     const_count, const_bytes = _const_sizes(graph)
+    saver = saver_scopes(graph) or ("\0",)
     variables = tuple(_variable(n) for n in graph if n.op in VARIABLE_HOLDERS)
     functions = {f.signature.name: f for f in graph.library.function} if graph.library is not None else {}
     return Summary(
         node_count=len(graph),
         inputs=tuple(_placeholder(n) for n in graph if n.op == "Placeholder" and not n.name.startswith(LOWERING_PLACEHOLDER)),
-        optional_inputs=tuple(_placeholder(n) for n in graph if n.op == "PlaceholderWithDefault"),
+        optional_inputs=tuple(
+            _placeholder(n) for n in graph if n.op == "PlaceholderWithDefault" and not n.name.startswith(saver)
+        ),
         outputs=tuple(OutputInfo(n.name, n.op) for n in likely_outputs(graph)),
         variables=variables,
         const_parameters=const_count,
@@ -95,7 +98,7 @@ def summarize(graph: Any) -> Summary:
         function_op_counts=_sorted_counts(nd.op for f in functions.values() for nd in f.node_def),
         devices=dict(sorted(Counter(n.device for n in graph if n.device).items())),
         functions={name: len(f.node_def) for name, f in functions.items()},
-        training_nodes=tuple(n.name for n in graph if is_training_op(n.op)),
+        training_nodes=tuple(n.name for n in graph if is_training_op(n.op) or n.name.startswith(saver)),
         problems=tuple(str(p) for p in dangling_inputs(graph)),
     )
 
@@ -105,12 +108,19 @@ def as_graph(graph: Any) -> Graph:
 
 
 def likely_outputs(graph: Graph) -> list[Node]:
-    """Nodes nothing consumes, except constants, placeholders, NoOps and training machinery."""
+    """Nodes nothing consumes, except constants, placeholders, NoOps, training machinery and
+    the pivots of TF1 conds (an Identity of a Switch output)."""
+    saver = saver_scopes(graph) or ("\0",)
     return [
         n for n in graph
         if not graph.has_consumers(n.name) and n.op not in NOT_OUTPUTS and not is_training_op(n.op)
-        and not n.name.startswith(LOWERING_PLACEHOLDER)
+        and not n.name.startswith((LOWERING_PLACEHOLDER, *saver)) and not _is_pivot(graph, n)
     ]  # fmt: skip
+
+
+def _is_pivot(graph: Graph, node: Node) -> bool:
+    source = graph.get(node.data_inputs[0].node) if node.op == "Identity" and node.data_inputs else None
+    return source is not None and source.op == "Switch"
 
 
 def _placeholder(node: Node) -> TensorInfo:
@@ -189,6 +199,14 @@ def transform_command(
         "--verify",
     ]
     return " ".join(parts)
+
+
+def freeze_command(graph_path: str, outputs: Iterable[str]) -> str:
+    """A ``graphrewrite freeze`` command line for a TF1 graph with variables."""
+    return (
+        f"graphrewrite freeze --input_graph={shlex.quote(graph_path)} --input_checkpoint=CHECKPOINT_PREFIX "
+        f"--output_node_names={shlex.quote(','.join(outputs))} --output_graph=frozen.pb"
+    )
 
 
 # -- name resolution -------------------------------------------------------------------
@@ -273,6 +291,8 @@ def render(summary: Summary, graph_path: str) -> str:
     if summary.training_nodes:
         lines.append(f"training nodes ({len(summary.training_nodes)}): not an inference graph yet; try strip_training_nodes")
     lines += [f"problem: {p}" for p in summary.problems]
+    if summary.variables:
+        lines += ["", "freeze it first:", "  " + freeze_command(graph_path, summary.output_names)]
     lines += ["", "try:", "  " + transform_command(graph_path, summary.input_names, summary.output_names)]
     return "\n".join(lines)
 

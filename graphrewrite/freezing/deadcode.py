@@ -16,7 +16,7 @@ import numpy as np
 from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.errors import RuleError
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
-from graphrewrite.freezing.ops import SAVER_OPS, is_training_op
+from graphrewrite.freezing.ops import is_training_op, saver_scopes
 from graphrewrite.stdlib_rules.rewire import dedupe, drop_colocation
 
 # -- strip_training_nodes ---------------------------------------------------------------------
@@ -56,8 +56,8 @@ def _neighbours(graph: Graph, names: Iterable[str]) -> list[str]:
 def _seeds(graph: Graph, protected: frozenset[str]) -> set[str]:
     """Training ops and saver scopes, minus any whose value a surviving node reads."""
     seeds = {n.name for n in graph if is_training_op(n.op)}
-    scopes = {n.name.rpartition("/")[0] + "/" for n in graph if n.op in SAVER_OPS and "/" in n.name}
-    seeds |= {n.name for n in graph if n.name.startswith(tuple(scopes))} if scopes else set()
+    scopes = saver_scopes(graph)
+    seeds |= {n.name for n in graph if n.name.startswith(scopes)} if scopes else set()
     seeds -= protected
     changed = True
     while changed:  # a seed read as data by a survivor must stay, and so must what it reads

@@ -7,6 +7,9 @@ lists as variables.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 # Ops that own a variable's storage: each is one variable of the graph.
 VARIABLE_HOLDERS = frozenset({"Variable", "VariableV2", "VarHandleOp", "_VarHandlesOp", "AutoReloadVariable"})
 
@@ -35,8 +38,8 @@ SUMMARY_OPS = frozenset({
 # Optimizer updates: ApplyAdam, ResourceApplyGradientDescent, ResourceSparseApplyAdagrad, ...
 OPTIMIZER_PREFIXES = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")
 
-# Sinks that are never a model's output.
-NOT_OUTPUTS = VARIABLE_HOLDERS | frozenset({"Const", "NoOp", "Placeholder", "PlaceholderWithDefault"})
+# Sinks that are never a model's output (an unread ReadVariableOp is a variable's snapshot).
+NOT_OUTPUTS = VARIABLE_HOLDERS | frozenset({"Const", "NoOp", "Placeholder", "PlaceholderWithDefault", "ReadVariableOp"})
 
 
 def is_summary_op(op: str) -> bool:
@@ -46,3 +49,8 @@ def is_summary_op(op: str) -> bool:
 def is_training_op(op: str) -> bool:
     """Savers, initialisers and assignments, summaries and optimizer updates."""
     return op in SAVER_OPS or op in INITIALIZER_OPS or is_summary_op(op) or op.startswith(OPTIMIZER_PREFIXES)
+
+
+def saver_scopes(nodes: Iterable[Any]) -> tuple[str, ...]:
+    """Name scopes (``save/``) that hold a saver: everything under them is saver machinery."""
+    return tuple(sorted({n.name.rpartition("/")[0] + "/" for n in nodes if n.op in SAVER_OPS and "/" in n.name}))
