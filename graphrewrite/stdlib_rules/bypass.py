@@ -16,16 +16,14 @@ The rules, as ``apply_batch`` applies them:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-
-import attrs
+from typing import NamedTuple
 
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.stdlib_rules.rewire import colocation, dedupe, replace_inputs, with_colocation
 
 
-@attrs.frozen
-class Bypass:
-    """What replaces one removed node."""
+class Bypass(NamedTuple):
+    """What replaces one removed node (a NamedTuple: passes build tens of thousands)."""
 
     outputs: Mapping[int, TensorRef]  # output port -> the tensor read instead
     stand_in: tuple[TensorRef, ...]  # tensors whose producers ``^node`` edges move to
@@ -37,6 +35,7 @@ class _Resolver:
         self.graph, self.plans, self.gone = graph, plans, gone
         self._final: dict[TensorRef, TensorRef] = {}
         self._carried: dict[str, tuple[TensorRef, ...]] = {}
+        self._carries = any(plan.carry for plan in plans.values())
 
     def resolve(self, ref: TensorRef) -> TensorRef:
         """The tensor a data use of *ref* reads once every bypass is followed."""
@@ -57,6 +56,8 @@ class _Resolver:
     def carried(self, name: str) -> tuple[TensorRef, ...]:
         """Control edges a consumer of removed node *name* must take over."""
         memo = self._carried
+        if not self._carries:
+            return ()
         if name in memo:
             return memo[name]
         inputs = self.graph.node(name).inputs
@@ -125,5 +126,9 @@ def bypass(graph: Graph, plans: Mapping[str, Bypass], extra: Iterable[str] = ())
         base = upserts.get(node.name, node)
         moved = [solver.resolve(TensorRef(n, 0)).node if n in plans and 0 in plans[n].outputs else n for n in located]
         upserts[node.name] = with_colocation(base, list(dict.fromkeys(n for n in moved if n not in gone)))
-    # Replaced nodes keep their positions, so the order of upserts does not matter.
-    return graph.replace(upserts.values(), gone)
+    if 4 * (len(gone) + len(upserts)) < len(graph):
+        # Replaced nodes keep their positions, so the order of upserts does not matter.
+        return graph.replace(upserts.values(), gone)
+    # A large share of the graph changes: building afresh beats patching the indexes.
+    kept = (upserts.get(node.name, node) for node in graph if node.name not in gone)
+    return Graph.from_nodes(kept, library=graph.library, versions=graph.versions)

@@ -14,6 +14,7 @@ from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import GraphError
 from graphrewrite.engine.graph import CONTROL, Graph
 from graphrewrite.rules.rule import Pass
+from graphrewrite.stdlib_rules.rewire import gc_paused
 
 MERGE_OPS = frozenset({"Merge", "RefMerge", "_XlaMerge"})
 
@@ -72,6 +73,7 @@ def _cycle_message(graph: Graph, nodes: list, pending: list[int], stuck: int) ->
     return f"sort_by_execution_order: the graph has a cycle: {shown} ({stuck} nodes cannot be ordered)"
 
 
+@gc_paused
 def sort_by_execution_order(graph: Graph, ctx: Context) -> Graph:
     """The same nodes, in GTT's topological execution order."""
     order = execution_order(graph)

@@ -28,7 +28,7 @@ from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.bypass import Bypass, bypass
 from graphrewrite.stdlib_rules.opinfo import PLACEHOLDER_OPS, is_stateful
-from graphrewrite.stdlib_rules.rewire import args_of
+from graphrewrite.stdlib_rules.rewire import args_of, gc_paused
 
 PARAMS = (
     Param("op", Kind.STRING, repeated=True, required=True, doc="op type to splice out (repeat for several)"),
@@ -109,6 +109,7 @@ class Splicer:
         return Bypass(outputs, tuple(outputs.values()))
 
 
+@gc_paused
 def remove_nodes(graph: Graph, ctx: Context) -> Graph:
     """Splice out every node of the given ops (see the module docstring)."""
     args = args_of(ctx, PARAMS)

@@ -8,6 +8,7 @@ transform deliberately differs from GTT (gtt_behaviour.md §2.2 and §6).
 from __future__ import annotations
 
 from graphrewrite.rules.rule import Transform
+from graphrewrite.stdlib_rules.merge import MERGE_DUPLICATE_NODES
 from graphrewrite.stdlib_rules.ordering import SORT_BY_EXECUTION_ORDER
 from graphrewrite.stdlib_rules.remove_nodes import REMOVE_NODES
 from graphrewrite.stdlib_rules.strip import STRIP_UNUSED_NODES
@@ -15,5 +16,6 @@ from graphrewrite.stdlib_rules.strip import STRIP_UNUSED_NODES
 TRANSFORMS: tuple[Transform, ...] = (
     STRIP_UNUSED_NODES,
     REMOVE_NODES,
+    MERGE_DUPLICATE_NODES,
     SORT_BY_EXECUTION_ORDER,
 )
