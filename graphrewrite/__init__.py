@@ -20,11 +20,14 @@ from graphrewrite.pipeline import compile_pipeline, run_pipeline, transform_grap
 __version__ = "0.1.0"
 
 
-def verify(*args: Any, **kwargs: Any) -> Any:
-    """Run two graphs on the same inputs and compare outputs; see ``graphrewrite.verify``."""
-    import importlib
+def __getattr__(name: str) -> Any:
+    # ``graphrewrite.verify`` is a module that is also callable (``graphrewrite.verify(a, b,
+    # inputs, outputs)``); it is imported on first use so ``import graphrewrite`` stays light.
+    if name == "verify":
+        import importlib
 
-    return importlib.import_module("graphrewrite.verify").verify(*args, **kwargs)
+        return importlib.import_module("graphrewrite.verify")
+    raise AttributeError(f"module 'graphrewrite' has no attribute '{name}'")
 
 
 def standard_rules() -> Any:
