@@ -13,7 +13,8 @@ already quantized. GTT's steps are kept, in order: quantize Placeholders (``inpu
 ``input_max``), hoist and convert FakeQuants, convert ops, merge adjacent Requantizes, remove
 redundant quantizations. Differences from GTT (docs/compression.md): per-input quantizers are
 shared by construction instead of a global ``merge_duplicate_nodes``; dead float subgraphs are
-deleted; only float Placeholders are quantized; control inputs are kept, not quantized.
+deleted; only float Placeholders are quantized; control inputs are kept, not quantized; Add
+and Mul are converted only where the kernels' limited broadcasting gives the right values.
 
 This is legacy: the eight-bit kernels are slow reference code on most CPUs and TensorFlow no
 longer develops them; prefer ``quantize_weights`` for size.
@@ -26,6 +27,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from graphrewrite import _tf
 from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.errors import UsageError
 from graphrewrite.engine.graph import Graph, Node, TensorRef
@@ -34,7 +36,13 @@ from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules import requantize
 from graphrewrite.stdlib_rules.freeze_ranges import FREEZE_REQUANTIZATION_RANGES
 from graphrewrite.stdlib_rules.op_signature import in_out_types
-from graphrewrite.stdlib_rules.quantize_ops import QUANTIZED_OPS, QuantizedOp, unquantized_inputs
+from graphrewrite.stdlib_rules.quantize_ops import (
+    BROADCASTING,
+    QUANTIZED_OPS,
+    QuantizedOp,
+    broadcast_refusal,
+    unquantized_inputs,
+)
 from graphrewrite.stdlib_rules.weight_tensors import DT_FLOAT, carried_attrs, const_node
 
 
@@ -107,8 +115,31 @@ def quantize_placeholders(graph: Graph, input_range: tuple[float, float] | None)
 # -- converting ops -------------------------------------------------------------------------------
 
 
-def refusal(node: Node, info: QuantizedOp) -> str | None:
+def static_shapes(graph: Graph, refs: set[TensorRef]) -> dict[TensorRef, Any]:
+    """TensorFlow's static shapes of *refs* (None: unknown rank); {} when TF cannot import."""
+    if not refs:
+        return {}
+    tf = _tf.tf()
+    imported = tf.Graph()
+    try:
+        with imported.as_default():
+            tf.compat.v1.import_graph_def(graph.to_graphdef(), name="")
+    except (ValueError, TypeError, KeyError, tf.errors.OpError):
+        return {}
+    shapes: dict[TensorRef, Any] = {}
+    for ref in refs:
+        shape = imported.get_tensor_by_name(f"{ref.node}:{ref.port}").shape
+        shapes[ref] = None if shape.rank is None else tuple(shape.as_list())
+    return shapes
+
+
+def refusal(node: Node, info: QuantizedOp, shapes: dict[TensorRef, Any] | None = None) -> str | None:
     """Why *node* stays float although its op is listed, or None."""
+    if node.op in BROADCASTING and len(node.data_inputs) == 2:
+        x, y = ((shapes or {}).get(ref) for ref in node.data_inputs)
+        reason = broadcast_refusal(x, y)
+        if reason:
+            return reason
     if info.check is not None:
         reason = info.check(node)
         if reason:
@@ -211,11 +242,12 @@ class _Converter:
 def convert_ops(graph: Graph, settings: Settings) -> Graph:
     """Rewrite every convertible float op at once (GTT's single ReplaceMatchingOpTypes pass)."""
     table = {op: info for op, info in QUANTIZED_OPS.items() if op not in settings.ignore}
+    candidates = [n for n in graph if n.op in table]
+    shapes = static_shapes(graph, {r for n in candidates if n.op in BROADCASTING for r in n.data_inputs})
     converter = _Converter(graph, settings.fallback_range)
-    for node in list(graph):
-        info = table.get(node.op)
-        if info is not None and refusal(node, info) is None:
-            converter.convert(node, info)
+    for node in candidates:
+        if refusal(node, table[node.op], shapes) is None:
+            converter.convert(node, table[node.op])
     return graph.replace(converter.nodes.values())
 
 

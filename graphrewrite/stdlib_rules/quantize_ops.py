@@ -89,6 +89,35 @@ QUANTIZED_OPS: dict[str, QuantizedOp] = {
 }
 
 
+BROADCASTING = frozenset({"Add", "AddV2", "Mul"})
+
+def broadcast_refusal(x: tuple[int | None, ...] | None, y: tuple[int | None, ...] | None) -> str | None:
+    """Why ``QuantizedAdd``/``QuantizedMul`` cannot combine operands of shapes *x* and *y*.
+
+    The kernels handle equal shapes, a one-element operand, and an operand that varies only
+    along its last axis, matching the other's last dim; anything else fails or, worse, computes
+    wrong values (a [1,8,8,3] + [1,8,8,1] sum is off by the whole second operand). Unknown
+    shapes are refused; equal shapes with the same unknown dims are trusted.
+    """
+    if x is None or y is None:
+        return "an operand has an unknown shape; the eight-bit kernel broadcasts only simple cases"
+    if tuple(x) == tuple(y):
+        return None
+    for a, b in ((x, y), (y, x)):
+        if None not in b and _size(b) == 1:
+            return None
+        if b and len(b) <= len(a) and all(d == 1 for d in b[:-1]) and a[-1] is not None and a[-1] == b[-1]:
+            return None
+    return f"operands of shapes {list(x)} and {list(y)} need broadcasting the eight-bit kernel does not do"
+
+
+def _size(shape: tuple[int | None, ...]) -> int:
+    count = 1
+    for dim in shape:
+        count *= int(dim or 0)
+    return count
+
+
 def unquantized_inputs(info: QuantizedOp, count: int) -> frozenset[int]:
     """Indices of inputs that stay as they are; -1 means the last one."""
     return frozenset(i % count for i in info.unquantized) if count else frozenset()

@@ -224,6 +224,39 @@ def test_ops_the_kernels_cannot_run_stay_float():
     assert not any(n.op.startswith("Quantized") for n in out.node)
 
 
+@pytest.mark.gtt
+def test_adds_the_eight_bit_kernel_would_broadcast_wrongly_stay_float():
+    """QuantizedAdd takes [1,8,8,3] + [1,8,8,1] but ignores the second operand's layout: GTT's
+    conversion computes wrong values. Such Adds (and unknown shapes) are refused here."""
+    tf = _tf.tf()
+
+    def body():
+        x = tf.compat.v1.placeholder(tf.float32, SHAPE, name="x")
+        tf.raw_ops.Add(x=x, y=tf.constant(weights(1, 8, 8, 1)), name="y")
+        tf.raw_ops.Mul(x=x, y=tf.compat.v1.placeholder(tf.float32, None, name="free"), name="z")
+
+    graph_def = build(body)
+    out, _ = apply(QUANTIZE_NODES, graph_def, ["x", "free"], ["y", "z"])
+    assert nodes(out)["y"].op == "Add" and nodes(out)["z"].op == "Mul"
+    x = sample()
+    (want,) = run(graph_def, {"x": x}, ["y"])
+    (theirs,) = run(gtt(graph_def, ["x"], ["y"], "quantize_nodes"), {"x": x}, ["y"])
+    assert np.abs(theirs - want).max() > 0.1
+
+
+def test_broadcast_refusal_rules():
+    from graphrewrite.stdlib_rules.quantize_ops import broadcast_refusal
+
+    assert broadcast_refusal((1, 8, 8, 3), (1, 8, 8, 3)) is None
+    assert broadcast_refusal((None, 8, 3), (None, 8, 3)) is None
+    assert broadcast_refusal((1, 8, 8, 3), (3,)) is None
+    assert broadcast_refusal((1, 1, 1, 3), (1, 8, 8, 3)) is None
+    assert broadcast_refusal((), (1, 8, 8, 3)) is None
+    assert "[1, 8, 8, 3] and [8, 1, 3]" in broadcast_refusal((1, 8, 8, 3), (8, 1, 3))
+    assert "unknown shape" in broadcast_refusal(None, (3,))
+    assert broadcast_refusal((2, 3), (1, 1, 1, 3)) is not None  # would grow the result's rank
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
