@@ -70,7 +70,7 @@ class _Builder:
         self.claimed: set[str] = set()
 
     def rewrite(self, template: A.Template) -> Rewrite:
-        remove = frozenset(self.match.nodes)
+        remove = self._removable()
         if isinstance(template, A.TensorTemplate):
             target = self.env.bound[template.name].ref
             self._check_other_outputs()
@@ -86,6 +86,18 @@ class _Builder:
                 self._check_other_outputs()
             self.tensor(template, root=True)
         return Rewrite(self.rule, self.root.name, remove=remove, add=tuple(self.added.values()))
+
+    def _removable(self) -> frozenset[str]:
+        """The matched nodes, and the Consts they read through wildcards (``Reshape(x, _)``);
+        the engine keeps whichever is still used after the rewrite."""
+        consts = set()
+        for name in self.match.nodes:
+            node = self.graph.get(name)
+            for ref in node.inputs if node is not None else ():
+                producer = self.graph.get(ref.node)
+                if producer is not None and producer.op == "Const":
+                    consts.add(ref.node)
+        return frozenset(self.match.nodes) | consts
 
     def _check_other_outputs(self) -> None:
         for consumer in self.graph.consumers(self.root.name):
