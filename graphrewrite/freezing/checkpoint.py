@@ -61,16 +61,17 @@ class CheckpointValues:
         return _checked(node, np.asarray(value), key)
 
     def _locate(self, node: Node) -> tuple[str, Slice]:
-        if node.name in self._saved:
+        if node.name in self._saved and self._saved[node.name][0] in self._keys:
             return self._saved[node.name]
         if node.name in self._keys:
             return node.name, None
         part = PART.match(node.name)
         if part and part["base"] in self._keys:
             return part["base"], self._partition(part["base"])[node.name]
-        hint = suggest(node.name, self._keys)
+        key = self._saved.get(node.name, (node.name,))[0]
+        hint = suggest(key, self._keys)
         raise NameNotFoundError(
-            f"variable '{node.name}' is not in checkpoint '{self._prefix}'" + (f"; {hint}" if hint else "")
+            f"variable '{node.name}' is not in checkpoint '{self._prefix}' (no key '{key}')" + (f"; {hint}" if hint else "")
         )
 
     def _partition(self, base: str) -> dict[str, Slice]:
