@@ -102,6 +102,12 @@ def live(graph_def, outputs=("y",)):
     return [by_name[n] for n in seen]
 
 
+def test_every_kernel_in_the_table_is_registered_in_tensorflow():
+    missing = sorted({i.quantized for i in QUANTIZED_OPS.values() if _tf.op_def(i.quantized) is None})
+    assert not missing
+    assert _tf.op_def("QuantizedConv2DTranspose") is None  # why GTT's Conv2DBackpropInput entry is gone
+
+
 GTT_OPS = ["Conv2D", "BiasAdd", "Relu", "Relu6", "MaxPool", "AvgPool", "Reshape", "MatMul", "Add", "Mul",
            "Concat", "ResizeBilinear"]
 
