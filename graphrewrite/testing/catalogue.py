@@ -159,6 +159,19 @@ def dims(low: int = 1, high: int = 4) -> st.SearchStrategy[int]:
     return st.integers(min_value=low, max_value=high)
 
 
+def prefer(draw: Draw, preferred: Any, others: list[Any]) -> Any:
+    """*preferred* half of the time (and when shrinking), else one of *others*.
+
+    Guards often want a conjunction of typical choices (a per-channel constant *and* as many
+    input as output channels); drawing each typical choice with probability 1/2 instead of 1/n
+    keeps rejection sampling cheap.
+    """
+    rest = [o for o in others if o != preferred]
+    if not rest or not draw(st.booleans()):
+        return preferred
+    return draw(st.sampled_from(rest))
+
+
 def int_const(value: Any) -> Demand:
     array = np.asarray(value, dtype=np.int32)
     return Demand(Spec("int32", array.shape), value=array)
@@ -189,10 +202,11 @@ def _unary(draw: Draw, req: Request) -> Plan:
 
 
 def _broadcast_shapes(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
-    """Shapes that broadcast to *shape*: itself, a scalar, one channel vector, keep-dims."""
-    out = [shape, ()]
+    """Shapes that broadcast to *shape*: one channel vector (what rules about per-channel
+    constants want most), itself, a scalar, keep-dims."""
+    out = [(shape[-1],), shape, ()] if shape else [shape]
     if shape:
-        out += [(shape[-1],), (1,) * (len(shape) - 1) + (shape[-1],)]
+        out.append((1,) * (len(shape) - 1) + (shape[-1],))
     return list(dict.fromkeys(out))
 
 
@@ -206,7 +220,8 @@ def _binary(draw: Draw, req: Request) -> Plan:
     if (req.is_leafy(0) and not req.is_leafy(1)) or (req.is_leafy(0) == req.is_leafy(1) and draw(st.booleans())):
         other = 0
     shapes = [spec.shape, spec.shape]
-    shapes[other] = draw(st.sampled_from(_broadcast_shapes(spec.shape)))
+    options = _broadcast_shapes(spec.shape)
+    shapes[other] = prefer(draw, options[0], options)
     domain = _input_domain(req)
     demands = [Demand(spec.with_shape(shape), domain=domain) for shape in shapes]
     if req.op in DIVISIONS:

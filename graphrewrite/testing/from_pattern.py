@@ -180,7 +180,7 @@ def graphs_from_pattern(
     rule: Any,
     *,
     dtypes: Sequence[Any] = ("float32",),
-    attempts: int = 8,
+    attempts: int = 16,
     surround: Sequence[str] = SURROUND,
     args: Mapping[str, Any] | None = None,
     max_inputs: int = 3,

@@ -23,6 +23,7 @@ from graphrewrite.testing.catalogue import (
     channel_axis,
     dims,
     int_const,
+    prefer,
     register_op,
 )
 
@@ -85,7 +86,7 @@ def _conv(draw: Draw, req: Request) -> Plan:
         in_channels, last = out_channels // multiplier, multiplier
     else:
         # As in real networks, often as many input channels as output channels.
-        in_channels = draw(st.sampled_from(list(dict.fromkeys([out_channels, 1, 2, 3, 4]))))
+        in_channels = prefer(draw, out_channels, [1, 2, 3, 4])
         last = out_channels
     values: dict[str, Any] = {
         "T": spec.dtype,
