@@ -10,8 +10,7 @@ from hypothesis.errors import InvalidArgument
 from graphrewrite.engine.graph import Graph
 from graphrewrite.engine.validate import lint
 from graphrewrite.runner import run_graph
-from graphrewrite.testing import PALETTE, GraphCase, graphs, register_op
-from graphrewrite.testing import catalogue
+from graphrewrite.testing import PALETTE, GraphCase, catalogue, graphs, register_op
 
 
 def ops_of(case: GraphCase) -> list[str]:
@@ -70,7 +69,7 @@ def test_palette_ops_all_have_catalogue_entries() -> None:
 
 
 def test_bad_arguments_name_the_problem() -> None:
-    with pytest.raises(InvalidArgument, match="no catalogue entry for 'Bogus'.*known ops: .*Conv2D"):
+    with pytest.raises(InvalidArgument, match=r"no catalogue entry for 'Bogus'.*known ops: .*Conv2D"):
         graphs(ops=("Relu", "Bogus"))
     with pytest.raises(InvalidArgument, match="max_nodes=0"):
         graphs(max_nodes=0)
