@@ -94,13 +94,13 @@ def compare(name: str, expected: Any, actual: Any, *, rtol: float, atol: float) 
         return OutputCheck(name, 0.0 if same else np.inf, 0.0 if same else np.inf, same)
     want64 = want.astype(np.complex128 if want.dtype.kind == "c" else np.float64)
     have64 = have.astype(want64.dtype)
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf and nan are handled below
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # inf and nan handled here
         diff = np.abs(have64 - want64)
-    agree = (np.isnan(want64) & np.isnan(have64)) | (np.isinf(want64) & (want64 == have64))
-    diff = np.where(agree, 0.0, np.where(np.isnan(diff), np.inf, diff))
-    scale = np.abs(np.where(np.isfinite(want64), want64, 0.0))
-    # Relative error where it means something: elements smaller than atol are judged by atol.
-    rel = np.where((diff == 0) | (scale <= atol), 0.0, diff / np.maximum(scale, np.finfo(np.float64).tiny))
+        agree = (np.isnan(want64) & np.isnan(have64)) | (np.isinf(want64) & (want64 == have64))
+        diff = np.where(agree, 0.0, np.where(np.isnan(diff), np.inf, diff))
+        scale = np.abs(np.where(np.isfinite(want64), want64, 0.0))
+        # Relative error where it means something: elements within atol of 0 are judged by atol.
+        rel = np.where((diff == 0) | (scale <= atol), 0.0, diff / np.maximum(scale, np.finfo(np.float64).tiny))
     ok = bool(np.all(diff <= atol + rtol * scale))
     max_abs = float(diff.max()) if diff.size else 0.0
     max_rel = float(rel.max()) if rel.size else 0.0
