@@ -70,6 +70,19 @@ def replace_inputs(node: Node, inputs: tuple[TensorRef, ...]) -> Node:
     return Node(node.name, node.op, inputs, node.device, node.attr)
 
 
+def with_nodes(graph: Graph, changed: Mapping[str, Node]) -> Graph:
+    """*graph* with the nodes in *changed* (same names) swapped in, positions kept.
+
+    Patches the indexes for a few changes; builds afresh when a large share changes.
+    """
+    if not changed:
+        return graph
+    if 4 * len(changed) < len(graph):
+        return graph.replace(changed.values())
+    nodes = (changed.get(node.name, node) for node in graph)
+    return Graph.from_nodes(nodes, library=graph.library, versions=graph.versions)
+
+
 def colocation(node: Node) -> list[str] | None:
     """The node names in *node*'s ``_class`` attribute, or None when it has none."""
     if "_class" not in node.attr:

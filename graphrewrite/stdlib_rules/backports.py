@@ -1,0 +1,119 @@
+"""Backports: rewrite newer ops into the older forms old TensorFlow runtimes know.
+
+- ``backport_concatv2``: ``ConcatV2(v1..vN, axis)`` -> ``Concat(axis, v1..vN)``, ``Tidx``
+  dropped, control inputs kept at the end (GTT took the last input, which is a control
+  input when there are any, as the axis). An int64 axis is an error: ``Concat`` takes int32.
+- ``backport_tensor_array_v3``: ``TensorArray*V3`` -> ``*V2``. The flow output of
+  ``TensorArrayV3``/``TensorArrayGradV3`` (``:1``) is read from a new float Const 1.0
+  ``<node>/replacement_flow_node`` (as GTT), which here keeps a control edge on the array so
+  its users still run after it. Attributes the V2 op does not declare
+  (``identical_element_shapes``) are dropped, and the handle's path through pass-through
+  nodes (``Enter``, ``Identity``, ``Switch``, ...) is retyped from resource to string; GTT
+  left both, so TensorFlow refused its output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphrewrite.engine.attrvalues import DType
+from graphrewrite.engine.driver import Context
+from graphrewrite.engine.errors import RuleError
+from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
+from graphrewrite.rules.rule import Pass
+from graphrewrite.stdlib_rules.opinfo import attr_names
+from graphrewrite.stdlib_rules.rewire import gc_paused, with_nodes
+
+INT32, RESOURCE, STRING = DType(3), DType(20), DType(7)
+
+# -- backport_concatv2 ---------------------------------------------------------------------
+
+
+def concat_v1(node: Node) -> Node:
+    """The ``Concat`` equivalent of ConcatV2 *node*; RuleError for an int64 axis."""
+    data = node.data_inputs
+    tidx = node.get("Tidx", INT32)
+    if tidx != INT32:
+        raise RuleError(f"backport_concatv2: ConcatV2 '{node.name}' has a {tidx} axis; Concat takes int32 only")
+    if not data:
+        raise RuleError(f"backport_concatv2: ConcatV2 '{node.name}' has no axis input")
+    inputs = (data[-1], *data[:-1], *node.control_inputs)
+    attr = {k: v for k, v in node.attr.items() if k != "Tidx"}
+    return Node(node.name, "Concat", inputs, node.device, attr)
+
+
+@gc_paused
+def backport_concatv2(graph: Graph, ctx: Context) -> Graph:
+    """Every ConcatV2 becomes Concat."""
+    return with_nodes(graph, {n: concat_v1(graph.node(n)) for n in graph.nodes_of_op("ConcatV2")})
+
+
+# -- backport_tensor_array_v3 ----------------------------------------------------------------
+
+WITH_FLOW = ("TensorArrayV3", "TensorArrayGradV3")
+RENAMED = (
+    *WITH_FLOW,
+    *(f"TensorArray{k}V3" for k in ("Write", "Read", "Gather", "Scatter", "Concat", "Split", "Size", "Close")),
+)
+PASS_THROUGH = frozenset({"Enter", "RefEnter", "Exit", "Identity", "Switch", "Merge", "NextIteration"})
+
+
+def as_v2(node: Node) -> Node:
+    """*node* with its V2 op type and only the attributes the V2 OpDef declares."""
+    op = node.op[:-2] + "V2"
+    known = attr_names(op) or frozenset()
+    attr = {k: v for k, v in node.attr.items() if k in known or k.startswith("_")}
+    return Node(node.name, op, node.inputs, node.device, attr)
+
+
+def _retype_handles(graph: Graph, sources: list[str], changed: dict[str, Node]) -> None:
+    """Walk forward from the arrays' handles through pass-through nodes; resource -> string."""
+    stack, seen = list(sources), set(sources)
+    while stack:
+        name = stack.pop()
+        for user in graph.consumers(name):
+            node = changed.get(user) or graph.node(user)
+            reads = any(r.node == name and r.port != CONTROL for r in node.inputs)
+            if user in seen or not reads or node.op not in PASS_THROUGH or node.get("T") != RESOURCE:
+                continue
+            seen.add(user)
+            changed[user] = node.with_attrs(T=STRING)
+            stack.append(user)
+
+
+@gc_paused
+def backport_tensor_array_v3(graph: Graph, ctx: Context) -> Graph:
+    """TensorArray*V3 -> TensorArray*V2, flow outputs read from a Const 1.0."""
+    changed = {n: as_v2(graph.node(n)) for op in RENAMED for n in graph.nodes_of_op(op)}
+    if not changed:
+        return graph
+    flows = {}
+    for op in WITH_FLOW:
+        for name in graph.nodes_of_op(op):
+            flow = graph.unique_name(f"{name}/replacement_flow_node", flows.values())
+            flows[name] = flow
+    redirect = {TensorRef(n, 1): TensorRef(f, 0) for n, f in flows.items()}
+    for name in {c for n in flows for c in graph.consumers(n)}:
+        node = changed.get(name) or graph.node(name)
+        inputs = tuple(redirect.get(r, r) for r in node.inputs)
+        if inputs != node.inputs:
+            changed[name] = Node(node.name, node.op, inputs, node.device, node.attr)
+    _retype_handles(graph, sorted(flows), changed)
+    graph = with_nodes(graph, changed)
+    one = np.asarray(1.0, np.float32)
+    consts = [Node.make(f, "Const", [f"^{n}"], {"dtype": DType(1), "value": one}, graph.node(n).device) for n, f in flows.items()]
+    return graph.replace(consts)
+
+
+BACKPORT_CONCATV2 = Pass(
+    "backport_concatv2",
+    "ConcatV2(v..., axis) -> Concat(axis, v...) (unlike GTT: control inputs are not taken for the axis)",
+    backport_concatv2,
+)
+BACKPORT_TENSOR_ARRAY_V3 = Pass(
+    "backport_tensor_array_v3",
+    "TensorArray*V3 -> TensorArray*V2, flow -> Const 1.0 (unlike GTT: V3-only attributes dropped, handles retyped)",
+    backport_tensor_array_v3,
+)
+
+TRANSFORMS = (BACKPORT_CONCATV2, BACKPORT_TENSOR_ARRAY_V3)
