@@ -55,6 +55,19 @@ def test_identity_with_a_constant(rule: str, op: str, value: float, constant: st
     assert_equivalent(before, after, {"x": normal(2, 3)}, ["out"])
 
 
+def test_bias_add_zero() -> None:
+    before = _binary("BiasAdd", np.zeros(3, np.float32))
+    after, stats = apply(RULES["bias_add_zero"], before, ["x"], ["out"])
+    assert stats["bias_add_zero"].applied == 1 and ops(after) == ["Placeholder", "Relu"]
+    assert_equivalent(before, after, {"x": normal(2, 3)}, ["out"])
+
+
+def test_bias_add_zero_refuses_a_real_bias() -> None:
+    before = _binary("BiasAdd", np.ones(3, np.float32))
+    _, stats = apply(RULES["bias_add_zero"], before, ["x"], ["out"])
+    assert stats["bias_add_zero"].rejected == {"where all(c == 0) is false": 1}
+
+
 def test_mul_by_one_with_the_constant_first() -> None:
     before = _binary("Mul", 1.0, constant_first=True)
     after, stats = apply(RULES["mul_by_one"], before, ["x"], ["out"])

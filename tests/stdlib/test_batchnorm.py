@@ -312,3 +312,20 @@ def test_merge_bias_adds_refuses_a_shared_bias_add() -> None:
     )
     _, stats = apply(RULES["merge_bias_adds"], before, ["x"], ["add", "relu"])
     assert stats["merge_bias_adds"].rejected == {"where single_use(bias) is false": 1}
+
+
+@pytest.mark.parametrize("conv_op", ["Conv2D", "MatMul"])
+def test_drop_zero_bias(conv_op: str) -> None:
+    nodes, channels, x = _conv(conv_op)
+    before = graph(*nodes, const("b", np.zeros(channels)), node("bias", "BiasAdd", "conv", "b"), node("out", "Relu", "bias"))
+    after, stats = apply(RULES["drop_zero_bias"], before, ["x"], ["out"])
+    assert stats["drop_zero_bias"].applied == 1
+    assert ops(after) == ["Placeholder", "Const", conv_op, "Relu"]
+    assert_equivalent(before, after, {"x": x}, ["out"])
+
+
+def test_drop_zero_bias_refuses_a_real_bias() -> None:
+    nodes, channels, _ = _conv("Conv2D")
+    before = graph(*nodes, const("b", np.ones(channels)), node("bias", "BiasAdd", "conv", "b"))
+    _, stats = apply(RULES["drop_zero_bias"], before, ["x"], ["bias"])
+    assert stats["drop_zero_bias"].rejected == {"where all(b == 0) is false": 1}

@@ -53,16 +53,10 @@ def normal(*shape: int) -> np.ndarray:
 
 
 def run(graph: Graph, feeds: Mapping[str, np.ndarray], fetches: Iterable[str]) -> list[np.ndarray]:
-    """Evaluate *fetches* with grappler off, so the graph runs exactly as written."""
-    tf = _tf.tf()
-    tf_graph = tf.Graph()
-    with tf_graph.as_default():
-        tf.graph_util.import_graph_def(graph.to_graphdef(), name="")
-    config = tf.compat.v1.ConfigProto()
-    config.graph_options.rewrite_options.disable_meta_optimizer = True
-    with tf.compat.v1.Session(graph=tf_graph, config=config) as session:
-        names = [f if ":" in f else f + ":0" for f in fetches]
-        return list(session.run(names, {(k if ":" in k else k + ":0"): v for k, v in feeds.items()}))
+    """Evaluate *fetches* with grappler and TF's graph optimizer off: the graph as written."""
+    from graphrewrite.runner import run_graph
+
+    return run_graph(graph.to_graphdef(), feeds, list(fetches))
 
 
 def apply(
