@@ -9,17 +9,17 @@ export leaves nothing behind; an existing non-empty version is replaced only whe
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from graphrewrite import _tf
 from graphrewrite.engine.errors import GraphFileError, GraphRewriteError, UsageError
+from graphrewrite.freezing.frozen import quiet_tensorflow
 
 SERVING = "serving_default"
 
@@ -83,18 +83,6 @@ def export_saved_model(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-@contextlib.contextmanager
-def quiet_tensorflow() -> Iterator[None]:
-    """TensorFlow's Python logger at ERROR: the TF1 SavedModel builder logs deprecations."""
-    logger = _tf.tf().get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _check_overrides(overrides: Mapping[str, str], names: Sequence[str]) -> None:

@@ -8,11 +8,13 @@ tensor names (``image``, ``Identity``). :class:`FrozenGraph` carries both, and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
 
+from graphrewrite import _tf
 from graphrewrite.engine.errors import GraphRewriteError
 
 
@@ -27,6 +29,19 @@ def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (TensorFlow's run to many lines)."""
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
+
+
+@contextlib.contextmanager
+def quiet_tensorflow() -> Iterator[None]:
+    """TensorFlow's Python logger at ERROR for the duration: TF1 loaders and builders log
+    deprecations and "unable to create a python object" warnings a user cannot act on."""
+    logger = _tf.tf().get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def show_shape(shape: Shape) -> str:

@@ -18,7 +18,7 @@ from graphrewrite import _tf
 from graphrewrite.engine.errors import GraphFileError, NameNotFoundError, UsageError, suggest
 from graphrewrite.engine.graph import Graph, TensorRef
 from graphrewrite.freezing import cleanup
-from graphrewrite.freezing.frozen import FreezeError, FrozenGraph, TensorInfo, first_line
+from graphrewrite.freezing.frozen import FreezeError, FrozenGraph, TensorInfo, first_line, quiet_tensorflow
 
 CONTROL_FLOW = ("keep", "lower")
 
@@ -40,7 +40,8 @@ def freeze_saved_model(
     tf = _tf.tf()
     tag_list = [t for t in tags.split(",") if t] if isinstance(tags, str) else tags
     try:
-        loaded = tf.saved_model.load(str(path), tags=tag_list or None)
+        with quiet_tensorflow():
+            loaded = tf.saved_model.load(str(path), tags=tag_list or None)
     except (RuntimeError, ValueError, OSError, tf.errors.OpError) as exc:
         raise GraphFileError(f"cannot load SavedModel '{path}': {first_line(exc)}") from None
     signatures = dict(getattr(loaded, "signatures", {}) or {})
@@ -57,6 +58,7 @@ def saved_model_graph(saved_model_dir: str | os.PathLike[str], *, tags: Sequence
 
     This is how TF1's ``freeze_graph --input_saved_model_dir --output_node_names`` froze one.
     """
+    _tf.tf()
     from tensorflow.python.saved_model import loader_impl
 
     path = Path(saved_model_dir).expanduser()
@@ -96,7 +98,8 @@ def freeze_concrete_function(
 
     tf = _tf.tf()
     try:
-        converted = convert_variables_to_constants_v2(function, lower_control_flow=control_flow == "lower")
+        with quiet_tensorflow():
+            converted = convert_variables_to_constants_v2(function, lower_control_flow=control_flow == "lower")
     except (ValueError, TypeError, KeyError, AssertionError, tf.errors.OpError) as exc:
         raise FreezeError(f"TensorFlow could not freeze the function: {first_line(exc)}") from None
     inputs = [_info(t) for t in converted.inputs]

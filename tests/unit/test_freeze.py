@@ -154,3 +154,38 @@ def test_keras_errors(tmp_path):
         freeze_keras_model(str(tmp_path / "broken.keras"))
     with pytest.raises(UsageError, match="has no defined inputs"):
         freeze_keras_model(keras.Sequential([keras.layers.Dense(2)]))
+
+
+def test_tf1_saved_model_by_signature_and_by_node_names(tmp_path, capsys):
+    import tensorflow as tf
+
+    from graphrewrite.cli import main
+
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [None, 2], name="x")
+        w = v1.Variable(np.array([[1.0, 2.0], [3.0, 4.0]], np.float32), name="w", use_resource=False)
+        r = v1.get_variable("r", initializer=np.array([0.5, -0.5], np.float32), use_resource=True)
+        out = tf.identity(tf.matmul(x, w) + r, name="out")
+        with v1.Session(graph=graph) as session:
+            session.run(v1.global_variables_initializer())
+            builder = v1.saved_model.Builder(str(tmp_path / "sm"))
+            signature = v1.saved_model.predict_signature_def({"inp": x}, {"res": out})
+            builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map={"serving_default": signature})
+            builder.save()
+    ones = np.ones((1, 2), np.float32)
+    frozen = freeze_saved_model(tmp_path / "sm", tags="serve")
+    assert frozen.signature_inputs == {"inp": "x"} and frozen.signature_outputs == {"res": "out"}
+    np.testing.assert_allclose(run_frozen(frozen, {"inp": ones})["res"], [[4.5, 5.5]])
+    # freeze_graph's old way: the SavedModel's MetaGraph and checkpoint, cut at node names.
+    code = main(["freeze", f"--input_saved_model_dir={tmp_path / 'sm'}", "--output_node_names=out",
+                 f"--output_graph={tmp_path / 'f.pb'}"])  # fmt: skip
+    assert code == 0 and "out  float32  [?,2]" in capsys.readouterr().out
+    from graphrewrite.io import load_graph
+
+    np.testing.assert_allclose(run_graph(load_graph(tmp_path / "f.pb"), {"x": ones}, ["out"])[0], [[4.5, 5.5]])
+    with pytest.raises(NameNotFoundError, match="no MetaGraph tagged 'train'"):
+        from graphrewrite.freeze import saved_model_graph
+
+        saved_model_graph(tmp_path / "sm", tags="train")
