@@ -137,7 +137,15 @@ class _Body:
             # A body root: the call's control inputs must hold before it runs.
             inputs.extend(self.call.control_inputs)
         node = Node(self.names[nd.name], nd.op, (), nd.device or self.call.device, self.attrs[nd.name])
+        if "_class" in node.attr:
+            node = self._colocate(node)
         return node.with_inputs(_dedupe_controls(inputs))
+
+    def _colocate(self, node: Node) -> Node:
+        """``loc:@x`` names body node x: point it at x's copy (other entries are dropped)."""
+        entries = [e.decode() for e in node.attr["_class"].list.s]
+        kept = [f"loc:@{self.names[e[5:]]}" for e in entries if e.startswith("loc:@") and e[5:] in self.names]
+        return node.with_attrs(_class=kept) if kept else node.without_attrs("_class")
 
     def resolve(self, text: str) -> list[TensorRef]:
         """Body input syntax -> graph refs: ``arg`` (all of a list argument), ``arg:i``,

@@ -178,3 +178,12 @@ def test_same_body_names_as_gtt_for_the_case_gtt_handles():
     assert {n.name for n in ours} == {n.name for n in theirs.node}
     feeds = {"x": np.array([-1.0, 2.0], np.float32)}
     np.testing.assert_array_equal(evaluate(ours, feeds, ["y"])[0], [1.0, 3.0])
+
+
+def test_colocation_inside_a_body_follows_the_copies():
+    graph_def = poly_graph().to_graphdef()
+    body = graph_def.library.function[0]
+    body.node_def[1].attr["_class"].list.s.extend([b"loc:@sum", b"loc:@elsewhere"])
+    result = apply(INLINE_PARTITIONEDCALL, Graph.from_graphdef(graph_def), outputs=OUTPUTS)
+    assert result.node("call/uniq").get("_class") == ["loc:@call/sum"]
+    assert result.node("direct/uniq").get("_class") == ["loc:@direct/sum"]
