@@ -23,10 +23,13 @@ IGNORED = ("input_saver", "restore_op_name", "filename_tensor_name", "checkpoint
 
 
 def parse_bool(text: str) -> bool:
-    value = {"true": True, "1": True, "false": False, "0": False}.get(text.strip().lower())
-    if value is None:
-        raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
-    return value
+    """freeze_graph's boolean flags: true/false/1/0, as transform scripts read them."""
+    from graphrewrite.rules.params import CONVERTERS, Kind
+
+    try:
+        return bool(CONVERTERS[Kind.BOOL](text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -39,15 +39,16 @@ def freeze_checkpoint(
 ) -> FrozenGraph:
     """Freeze a TF1 graph: *graph_def_or_meta* is a GraphDef, a MetaGraphDef or a file path."""
     from graphrewrite.inspect import resolve_names
+    from graphrewrite.pipeline import split_names
 
     graph_def = load_graph_or_meta(graph_def_or_meta)
     graph = Graph.from_graphdef(graph_def)
-    outputs = resolve_names(graph, _names(output_node_names))
+    outputs = resolve_names(graph, split_names(output_node_names))
     if not outputs:
         raise FreezeError("no output node names given; freezing keeps only what the outputs need")
     values = CheckpointValues(checkpoint_prefix(checkpoint), graph)
     needed = needed_by(graph, [node_name(o) for o in outputs])
-    variables = _selected(needed, _names(whitelist), _names(blacklist))
+    variables = _selected(needed, split_names(whitelist), split_names(blacklist))
     converted = _convert(needed.to_graphdef(), {v.name: values.value(v) for v in variables})
     frozen = dereference(drop_stale_shapes(needed, Graph.from_graphdef(converted)))
     inputs = [n.name for n in frozen if n.op == "Placeholder" and not n.name.startswith(cleanup.LOWERING_PLACEHOLDER)]
@@ -55,13 +56,6 @@ def freeze_checkpoint(
     frozen = cleanup.finish(frozen, [*inputs, *map(node_name, outputs)], check=not leaves_variables)
     infos = tensor_infos(frozen, [*inputs, *outputs])
     return FrozenGraph(frozen.to_graphdef(), infos[: len(inputs)], infos[len(inputs) :])
-
-
-def _names(value: str | Iterable[str] | None) -> list[str]:
-    if value is None:
-        return []
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return [item.strip() for item in items if item and item.strip()]
 
 
 def load_graph_or_meta(source: Any) -> Any:
@@ -113,7 +107,7 @@ def needed_by(graph: Graph, outputs: Iterable[str]) -> Graph:
     return graph.replace((), [n for n in graph.names if n not in needed])
 
 
-def _selected(graph: Graph, whitelist: list[str], blacklist: list[str]) -> list[Node]:
+def _selected(graph: Graph, whitelist: Sequence[str], blacklist: Sequence[str]) -> list[Node]:
     """The variable nodes to freeze; unknown names in either list are an error."""
     variables = [n for n in graph if n.op in VARIABLE_HOLDERS]
     names = {v.name for v in variables}
