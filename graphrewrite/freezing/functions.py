@@ -56,16 +56,18 @@ def inline_calls(graph: Graph, *, protected: Iterable[str] = ()) -> tuple[Graph,
         calls = [n.name for n in graph if n.op in CALL_OPS or n.op in functions]
         if not calls:
             return graph, count
+        deepest = graph.node(calls[0])
         for name in calls:
-            graph = _inline_one(graph, graph.node(name), functions, name in keep)
+            call = graph.node(name)
+            fdef, bindings = call_target(call, functions) or (None, {})
+            graph = _inline_one(graph, call, fdef, bindings, functions, name in keep)
         count += len(calls)
-    raise RuleError(f"function calls still nested {MAX_ROUNDS} levels deep: is '{graph.node(calls[0]).op}' recursive?")
+    raise RuleError(f"function calls still nested {MAX_ROUNDS} levels deep: does '{deepest.op}' call itself?")
 
 
-def _inline_one(graph: Graph, call: Node, functions: Mapping[str, Any], keep_name: bool) -> Graph:
-    target = call_target(call, functions)
-    assert target is not None  # the caller selected call nodes
-    fdef, bindings = target
+def _inline_one(
+    graph: Graph, call: Node, fdef: Any, bindings: Mapping[str, Any], functions: Mapping[str, Any], keep_name: bool
+) -> Graph:
     body = _Body(graph, call, fdef, bindings, functions)
     outputs = body.outputs()
     after = body.control_outputs(outputs)

@@ -187,3 +187,18 @@ def test_colocation_inside_a_body_follows_the_copies():
     result = apply(INLINE_PARTITIONEDCALL, Graph.from_graphdef(graph_def), outputs=OUTPUTS)
     assert result.node("call/uniq").get("_class") == ["loc:@call/sum"]
     assert result.node("direct/uniq").get("_class") == ["loc:@direct/sum"]
+
+
+def test_a_function_that_calls_itself_is_refused():
+    graph_def = text_format.Parse(
+        'node { name: "x" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } } }'
+        ' node { name: "c" op: "loop" input: "x" }',
+        _tf.pb().GraphDef(),
+    )
+    text_format.Parse(
+        'signature { name: "loop" input_arg { name: "a" type: DT_FLOAT } output_arg { name: "b" type: DT_FLOAT } }'
+        ' node_def { name: "again" op: "loop" input: "a" } ret { key: "b" value: "again:b:0" }',
+        graph_def.library.function.add(),
+    )
+    with pytest.raises(RuleError, match="nested 64 levels deep: does 'loop' call itself"):
+        apply(INLINE_PARTITIONEDCALL, Graph.from_graphdef(graph_def))
