@@ -41,18 +41,15 @@ def parse_input_shapes(text: str | None) -> dict[str, Shape]:
 
 
 def _parse_dims(dims: str, item: str) -> Shape:
-    if not dims.strip():
-        return ()
-    out = []
-    for part in dims.split(","):
-        try:
-            value = int(part.strip())
-        except ValueError:
-            raise UsageError(f"--input_shapes: '{part.strip()}' in '{item}' is not a whole number") from None
-        if value < 0:
-            raise UsageError(f"--input_shapes: dimension {value} in '{item}' must be a concrete size (0 or more)")
-        out.append(value)
-    return tuple(out)
+    from graphrewrite.rules.params import CONVERTERS, Kind
+
+    try:
+        shape = CONVERTERS[Kind.SHAPE](dims)
+    except ValueError as exc:
+        raise UsageError(f"--input_shapes: {exc} (in '{item}')") from None
+    if any(d is None for d in shape):
+        raise UsageError(f"--input_shapes: '{item}' has an unknown dimension; feeding needs concrete sizes")
+    return tuple(shape)
 
 
 def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

@@ -22,7 +22,7 @@ import attrs
 from graphrewrite.engine.errors import NameNotFoundError, suggest
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.freezing.cleanup import LOWERING_PLACEHOLDER
-from graphrewrite.freezing.frozen import TensorInfo, show_shape
+from graphrewrite.freezing.frozen import TensorInfo, show_shape, tensor_lines
 from graphrewrite.freezing.ops import NOT_OUTPUTS, VARIABLE_HOLDERS, is_training_op, saver_scopes
 
 
@@ -300,8 +300,7 @@ def render(summary: Summary, graph_path: str) -> str:
 def _tensors(title: str, tensors: tuple[TensorInfo, ...], empty: str) -> list[str]:
     if not tensors:
         return [f"{title}: {empty}"]
-    width = max(len(t.name) for t in tensors)
-    return [f"{title} ({len(tensors)}):"] + [f"  {t.name.ljust(width)}  {t.dtype:<8} {show_shape(t.shape)}" for t in tensors]
+    return [f"{title} ({len(tensors)}):", *tensor_lines(tensors)]
 
 
 def _devices(devices: Mapping[str, int]) -> list[str]:

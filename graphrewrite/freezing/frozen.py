@@ -101,12 +101,15 @@ class FrozenGraph:
 
 
 def _section(title: str, tensors: tuple[TensorInfo, ...], keys: Mapping[str, str]) -> list[str]:
-    key_of = {name: key for key, name in keys.items()}
+    return ["", f"{title}:", *(tensor_lines(tensors, keys) or ["  (none)"])]
+
+
+def tensor_lines(tensors: tuple[TensorInfo, ...], keys: Mapping[str, str] | None = None) -> list[str]:
+    """``  name  dtype  [shape]`` per tensor, names aligned, with its signature key if any."""
+    key_of = {name: key for key, name in (keys or {}).items()}
     width = max((len(t.name) for t in tensors), default=0)
-    lines = ["", f"{title}:"]
-    for t in tensors:
-        key = f"  (signature key '{key_of[t.name]}')" if t.name in key_of else ""
-        lines.append(f"  {t.name.ljust(width)}  {t.dtype:<8} {show_shape(t.shape)}{key}")
-    if not tensors:
-        lines.append("  (none)")
-    return lines
+    return [
+        f"  {t.name.ljust(width)}  {t.dtype:<8} {show_shape(t.shape)}"
+        + (f"  (signature key '{key_of[t.name]}')" if t.name in key_of else "")
+        for t in tensors
+    ]

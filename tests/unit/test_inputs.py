@@ -19,7 +19,12 @@ def test_parse_input_shapes_reads_names_ports_and_scalars():
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("x", "expected NAME:DIMS"), ("x:1,a", "'a' in 'x:1,a' is not a whole number"), ("x:-1,2", "concrete size")],
+    [
+        ("x", "expected NAME:DIMS"),
+        ("x:1,a", "got '1,a' \\(in 'x:1,a'\\)"),
+        ("x:-1,2", "'x:-1,2' has an unknown dimension"),
+        ("x:-2", "dimension -2 in '-2' is negative"),
+    ],
 )
 def test_parse_input_shapes_errors_name_the_culprit(text, message):
     with pytest.raises(UsageError, match=message):
