@@ -51,14 +51,10 @@ def drop_dangling_colocation(graph: Graph) -> Graph:
 
     TensorFlow refuses to import a graph whose colocation names a missing node.
     """
-    fixed = []
-    for node in graph:
-        if "_class" not in node.attr:
-            continue
-        entries = [e.decode() for e in node.attr["_class"].list.s]
-        kept = [e for e in entries if not e.startswith("loc:@") or e[5:] in graph]
-        if kept != entries:
-            fixed.append(node.with_attrs(_class=kept) if kept else node.without_attrs("_class"))
+    from graphrewrite.stdlib_rules.rewire import colocation, drop_colocation
+
+    gone = {name for node in graph for name in colocation(node) or () if name not in graph}
+    fixed = drop_colocation(graph, gone) if gone else []
     return graph.replace(fixed) if fixed else graph
 
 

@@ -189,3 +189,25 @@ def test_tf1_saved_model_by_signature_and_by_node_names(tmp_path, capsys):
         from graphrewrite.freeze import saved_model_graph
 
         saved_model_graph(tmp_path / "sm", tags="train")
+
+
+def test_cleanup_pieces():
+    from graphrewrite.engine.attrvalues import DType
+    from graphrewrite.engine.graph import Graph, Node
+    from graphrewrite.freeze import FreezeError
+    from graphrewrite.freezing import cleanup
+
+    g = Graph.from_nodes([
+        Node.make("a", "NoOp", (), {"_class": ["loc:@gone", "loc:@b"]}),
+        Node.make("b", "NoOp", (), {"_class": ["loc:@gone"]}),
+        Node.make("unused_control_flow_input_1", "Placeholder", (), {"dtype": DType(1)}),
+        Node.make("unused_control_flow_input_2", "Placeholder", (), {"dtype": DType(1)}),
+        Node.make("user", "Identity", ["unused_control_flow_input_2"], {"T": DType(1)}),
+        Node.make("v", "VarHandleOp", (), {"dtype": DType(1)}),
+    ])  # fmt: skip
+    fixed = cleanup.drop_dangling_colocation(g)
+    assert fixed.node("a").get("_class") == ["loc:@b"] and "_class" not in fixed.node("b").attr
+    kept = cleanup.drop_lowering_placeholders(g)
+    assert "unused_control_flow_input_1" not in kept and "unused_control_flow_input_2" in kept
+    with pytest.raises(FreezeError, match=r"variables are left after freezing: 'v' \(VarHandleOp\)"):
+        cleanup.check_no_variables(g)
