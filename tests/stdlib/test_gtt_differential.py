@@ -227,3 +227,57 @@ def _tf_int32():
     from graphrewrite.engine.attrvalues import DType
 
     return DType(3)
+
+
+# -- a frozen Keras model ----------------------------------------------------------------------
+
+KERAS_SHAPE = (1, 96, 96, 3)
+
+
+@pytest.fixture(scope="module")
+def mobilenet() -> Graph:
+    """MobileNetV2 (weights=None) frozen with tf.function + convert_variables_to_constants_v2;
+    input 'x', output 'Identity'."""
+    tf = _tf.tf()
+    import keras
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    keras.utils.set_random_seed(0)
+    model = keras.applications.MobileNetV2(weights=None, input_shape=KERAS_SHAPE[1:])
+    concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(
+        tf.TensorSpec(KERAS_SHAPE, tf.float32, name="x")
+    )
+    return Graph.from_graphdef(convert_variables_to_constants_v2(concrete).graph.as_graph_def())
+
+
+def _keras_values(a: Graph, b: Graph) -> None:
+    feeds = {"x": np.random.default_rng(0).standard_normal(KERAS_SHAPE).astype(np.float32)}
+    np.testing.assert_allclose(evaluate(a, feeds, ["Identity"])[0], evaluate(b, feeds, ["Identity"])[0], rtol=1e-5, atol=1e-6)
+
+
+KERAS_CASES = [
+    ('strip_unused_nodes(type=float, shape="1,96,96,3")', "strip_unused_nodes", {"type": "float", "shape": "1,96,96,3"}, "exact"),
+    ("remove_nodes(op=Identity)", "remove_nodes", {"op": ["Identity"]}, "names"),
+    ("merge_duplicate_nodes", "merge_duplicate_nodes", {}, "counts"),
+    ("sort_by_execution_order", "sort_by_execution_order", {}, "exact"),
+    ("obfuscate_names", "obfuscate_names", {}, "exact"),
+    ("add_default_attributes", "add_default_attributes", {}, "exact"),
+    ("remove_device", "remove_device", {}, "exact"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("script", "name", "args", "compare"), KERAS_CASES, ids=[c[1] for c in KERAS_CASES])
+def test_frozen_mobilenet_matches_gtt(mobilenet, script, name, args, compare):
+    theirs = gtt(mobilenet, ["x"], ["Identity"], script)
+    mine = ours(mobilenet, ["x"], ["Identity"], name, **args)
+    if compare == "exact":
+        assert nodedefs(mine) == nodedefs(theirs)
+    elif compare == "names":  # remove_nodes: GTT reorders; same survivors
+        assert sorted(names(mine)) == sorted(names(theirs)) and op_counts(mine) == op_counts(theirs)
+    else:  # merge_duplicate_nodes: GTT reorders by hash; same number and kinds of survivors
+        assert len(mine) == len(theirs) and op_counts(mine) == op_counts(theirs)
+    assert_clean(mine, ["x"], ["Identity"])
+    _keras_values(mobilenet, mine)
+    if name != "obfuscate_names":
+        _keras_values(theirs, mine)
