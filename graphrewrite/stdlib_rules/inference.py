@@ -24,7 +24,7 @@ from graphrewrite.engine.pattern import Match, Op
 from graphrewrite.engine.rewrite import Rewrite
 from graphrewrite.freezing.deadcode import fold_constant_switches, strip_training
 from graphrewrite.freezing.functions import inline_calls, prune_library
-from graphrewrite.rules.params import Kind, Param
+from graphrewrite.rules.params import CONVERTERS, Kind, Param
 from graphrewrite.rules.rule import Pass, Rule, Transform
 from graphrewrite.stdlib_rules.rewire import args_of
 
@@ -106,15 +106,14 @@ def parse_value(text: str, dtype: Any) -> np.ndarray:
     items = [t.strip() for t in text.split(",")] if "," in text else [text.strip()]
     try:
         if dtype.kind == "b":
-            table = {"true": True, "1": True, "false": False, "0": False}
-            values = [table[item.lower()] for item in items]
+            values = [CONVERTERS[Kind.BOOL](item) for item in items]
         elif dtype.kind in "iu":
             values = [int(item) for item in items]
         elif dtype.kind in "OSU":
             values = [item.encode() for item in items]
         else:
             values = [float(item) for item in items]
-    except (KeyError, ValueError):
+    except ValueError:
         raise RuleError(f"freeze_placeholder: value '{text}' is not a {dtype.name} value") from None
     array = np.asarray(values, dtype=object if dtype.kind in "OSU" else dtype)
     return array if "," in text else array.reshape(())
