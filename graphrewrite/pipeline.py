@@ -19,7 +19,7 @@ import attrs
 
 from graphrewrite.engine.driver import Context, FireEvent, run_steps
 from graphrewrite.engine.errors import GraphRewriteError, NameNotFoundError, UsageError
-from graphrewrite.engine.graph import Graph, node_name
+from graphrewrite.engine.graph import Graph
 from graphrewrite.engine.report import Report
 from graphrewrite.rules.rule import RuleSet, Step, Transform
 
@@ -69,16 +69,6 @@ def compile_pipeline(
     return steps
 
 
-def check_names(graph: Graph, names: Iterable[str], what: str) -> None:
-    """Every name in *names* must be a node of *graph* (any spelling); did-you-mean if not."""
-    for name in names:
-        if name and node_name(name) not in graph:
-            try:
-                graph.node(name)
-            except NameNotFoundError as exc:
-                raise NameNotFoundError(f"{what} {exc}") from None
-
-
 def split_names(names: str | Sequence[str] | None) -> tuple[str, ...]:
     """``"a,b"`` or ``["a", "b"]`` -> ``("a", "b")``; blanks dropped, whitespace trimmed."""
     if names is None:
@@ -97,12 +87,24 @@ def run_pipeline(
     after_step: Callable[[int, Any, Graph], None] | None = None,
 ) -> Result:
     """Run *steps* over *graph_def*; the input message is never modified."""
+    from graphrewrite.inspect import resolve_names
+
     graph = Graph.from_graphdef(graph_def)
-    ctx = Context(split_names(inputs), split_names(outputs), trace=trace)
-    check_names(graph, ctx.inputs, "--inputs:")
-    check_names(graph, ctx.outputs, "--outputs:")
+    ctx = Context(
+        tuple(_resolve(resolve_names, graph, inputs, "--inputs")),
+        tuple(_resolve(resolve_names, graph, outputs, "--outputs")),
+        trace=trace,
+    )
     result, report = run_steps(graph, steps, ctx, after_step=after_step)
     return Result(result.to_graphdef(), report)
+
+
+def _resolve(resolve: Callable[..., list[str]], graph: Graph, names: str | Sequence[str], flag: str) -> list[str]:
+    """Names as the graph spells them (``import/x`` finds ``x``); unknown ones are an error."""
+    try:
+        return resolve(graph, split_names(names))
+    except NameNotFoundError as exc:
+        raise NameNotFoundError(f"{flag}: {exc}") from None
 
 
 def transform_graph(
@@ -129,7 +131,6 @@ def _graphdef_type() -> type:
 __all__ = [
     "GraphRewriteError",
     "Result",
-    "check_names",
     "compile_pipeline",
     "run_pipeline",
     "split_names",

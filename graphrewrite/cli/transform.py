@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     text, source, folder = read_script(args.transforms)
     steps = pipeline.compile_pipeline(text, rule_files=args.rules, source=source, base_dir=folder)
     graph_def = io.load_graph(args.in_graph)
-    checker = _checker(args, graph_def) if args.verify else None
+    checker = _checker(args, graph_def, steps) if args.verify else None
     result = _run(args, graph_def, steps, checker)
     if checker is not None and args.verify == "final":
         _check(checker, result.graph_def, "the transformed graph")
@@ -96,12 +96,20 @@ def _run(args: argparse.Namespace, graph_def: Any, steps: Any, checker: Any) -> 
         )
 
 
-def _checker(args: argparse.Namespace, graph_def: Any) -> Any:
-    from graphrewrite import verify
+def _checker(args: argparse.Namespace, graph_def: Any, steps: Any) -> Any:
+    from graphrewrite import verify  # the callable module
+    from graphrewrite.stdlib_rules.tolerances import LOSSY, tolerance_for
 
+    rtol, atol = args.rtol, args.atol
+    if (rtol is None or atol is None) and any(step.name in LOSSY for step in steps):
+        # Lossy steps (quantize_weights, round_weights, ...) get the tolerance their
+        # documented error implies; a tolerance the user gave always wins.
+        auto_rtol, auto_atol = tolerance_for(steps)
+        rtol = auto_rtol if rtol is None else rtol
+        atol = auto_atol if atol is None else atol
     return verify.make_checker(
         graph_def, args.inputs or None, args.outputs or None,
-        rtol=args.rtol, atol=args.atol, input_shapes=args.input_shapes or None,
+        rtol=rtol, atol=atol, input_shapes=args.input_shapes or None,
     )  # fmt: skip
 
 
