@@ -9,6 +9,7 @@ which returns a new graph and leaves the old one intact.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -184,6 +185,19 @@ class Graph:
 
     @classmethod
     def from_nodes(cls, nodes: Iterable[Node], *, library: Any = None, versions: Any = None) -> Graph:
+        # Building a large graph allocates millions of small objects while the graph being
+        # read is already alive: Python's cyclic GC would walk all of them again and again
+        # (loading took 2.5x as long). Nothing here creates reference cycles.
+        if gc.isenabled():
+            gc.disable()
+            try:
+                return cls._from_nodes(nodes, library, versions)
+            finally:
+                gc.enable()
+        return cls._from_nodes(nodes, library, versions)
+
+    @classmethod
+    def _from_nodes(cls, nodes: Iterable[Node], library: Any, versions: Any) -> Graph:
         by_name: dict[str, Node] = {}
         for node in nodes:
             if node.name in by_name:
