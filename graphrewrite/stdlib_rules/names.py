@@ -31,16 +31,18 @@ def renamed(graph: Graph, mapping: Mapping[str, str]) -> Graph:
     """
     nodes = []
     get = mapping.get
+    new_ref = tuple.__new__  # TensorRef without NamedTuple's Python-level __new__
     for node in graph:
         inputs = node.inputs
-        if any(ref.node in mapping for ref in inputs):
-            inputs = tuple(TensorRef(get(ref.node, ref.node), ref.port) for ref in inputs)
+        if inputs:
+            inputs = tuple([new_ref(TensorRef, (get(r[0], r[0]), r[1])) for r in inputs])
         name = get(node.name, node.name)
-        if name is not node.name or inputs is not node.inputs:
+        if name != node.name or inputs != node.inputs:
             node = Node(name, node.op, inputs, node.device, node.attr)
-        located = colocation(node)
-        if located and any(n in mapping for n in located):
-            node = with_colocation(node, [get(n, n) for n in located])
+        if "_class" in node.attr:
+            located = colocation(node)
+            if located and any(n in mapping for n in located):
+                node = with_colocation(node, [get(n, n) for n in located])
         nodes.append(node)
     return Graph.from_nodes(nodes, library=graph.library, versions=graph.versions)
 
@@ -97,10 +99,10 @@ def base62_names(skip: frozenset[str] | set[str]) -> Iterator[str]:
 @gc_paused
 def obfuscate_names(graph: Graph, ctx: Context) -> Graph:
     """Rename every node except the graph inputs and outputs to a short base-62 id."""
-    kept = ctx.protected
+    kept, known = ctx.protected, graph.names
     for node in graph:
         for ref in node.inputs:
-            if ref.node not in graph:
+            if ref.node not in known:
                 raise GraphError(f"obfuscate_names: node '{node.name}': input '{ref}' names a node that does not exist")
     ids = base62_names(kept)
     mapping = {node.name: next(ids) for node in graph if node.name not in kept}

@@ -172,7 +172,7 @@ def strip_unused_nodes(graph: Graph, ctx: Context) -> Graph:
 STRIP_UNUSED_NODES = Pass(
     "strip_unused_nodes",
     "graph -> the part --outputs need, inputs as Placeholders "
-    "(unlike GTT: dtype inferred, shape unknown by default, no outputs keeps all)",
+    "(unlike GTT: dtype inferred, shape unknown by default; without outputs the sinks count as outputs)",
     strip_unused_nodes,
     PARAMS,
 )
