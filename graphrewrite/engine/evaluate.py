@@ -126,43 +126,55 @@ def output_types(node: Node) -> tuple[int, ...] | None:
 
 
 @functools.cache
-def _cpu_kernels(op: str) -> tuple[tuple[tuple[str, frozenset[int]], ...], ...]:
-    """The type constraints of each CPU kernel registered for *op*."""
+def _cpu_kernels(op: str) -> tuple[tuple[str, ...], tuple[dict[str, frozenset[int]], ...]]:
+    """The attrs CPU kernels of *op* constrain, and each kernel's allowed types for them."""
     _tf.tf()
     from tensorflow.python.framework import kernels
 
     found = []
     for k in kernels.get_registered_kernels_for_op(op).kernel:
         if k.device_type == "CPU" and not k.label:
-            found.append(tuple((c.name, frozenset(c.allowed_values.list.type)) for c in k.constraint))
-    return tuple(found)
+            found.append({c.name: frozenset(c.allowed_values.list.type) for c in k.constraint})
+    names = tuple(sorted({name for constraints in found for name in constraints}))
+    return names, tuple(found)
+
+
+@functools.cache
+def _kernel_matches(op: str, types: tuple[tuple[int, ...] | None, ...]) -> bool:
+    names, found = _cpu_kernels(op)
+    chosen = dict(zip(names, types, strict=True))
+    return any(
+        all(chosen[name] is not None and set(chosen[name]).issubset(allowed) for name, allowed in c.items())  # type: ignore[arg-type]
+        for c in found
+    )
 
 
 def _has_cpu_kernel(node: Node) -> bool:
+    """Whether a CPU kernel accepts *node*'s type attrs (TF folds only what the CPU can run)."""
+    names, _ = _cpu_kernels(node.op)
     defaults = _op_spec(node.op)[1]
-    for constraints in _cpu_kernels(node.op):
-        ok = True
-        for name, allowed in constraints:
-            value = _attr(node, name, defaults)
-            types = [] if value is None else ([value.type] if value.WhichOneof("value") == "type" else value.list.type)
-            if value is None or any(t not in allowed for t in types):
-                ok = False
-                break
-        if ok:
-            return True
-    return False
+    types = []
+    for name in names:
+        value = _attr(node, name, defaults)
+        if value is None:
+            types.append(None)
+        else:
+            types.append((value.type,) if value.WhichOneof("value") == "type" else tuple(value.list.type))
+    return _kernel_matches(node.op, tuple(types))
 
 
-def _node_ok(node: Node) -> bool:
-    """Per-node checks for a node whose op and inputs allow folding."""
+@functools.cache
+def _takes_functions(op: str) -> bool:
+    return any(a.type in ("func", "list(func)") for a in _tf.op_def(op).attr)
+
+
+def _node_types(node: Node) -> tuple[int, ...] | None:
+    """Per-node checks for a node whose op and inputs allow folding: its output types when it
+    may be folded, else None."""
     types = output_types(node)
-    if not types or _OPAQUE_TYPES.intersection(types):
-        return False
-    for value in node.attr.values():
-        kind = value.WhichOneof("value")
-        if kind == "func" or (kind == "list" and len(value.list.func)):
-            return False
-    return _has_cpu_kernel(node)
+    if not types or _OPAQUE_TYPES.intersection(types) or _takes_functions(node.op):
+        return None
+    return types if _has_cpu_kernel(node) else None
 
 
 def static_shape(node: Node, port: int, use_output_shapes: bool) -> tuple[int | None, ...] | None:
@@ -182,101 +194,113 @@ def static_shape(node: Node, port: int, use_output_shapes: bool) -> tuple[int | 
 
 
 class _Analysis:
-    """One DFS over the graph: the constant nodes in topological order, static shape values,
-    and the control dependencies each constant must keep."""
+    """One DFS over the graph: the constant nodes in topological order, their output types,
+    static shape values, and the control dependencies each constant must keep."""
 
     def __init__(self, graph: Graph, options: FoldOptions):
         self.graph = graph
         self.options = options
         self.fed = frozenset(TensorRef.parse(n).node for n in options.inputs if n)
         self.order: list[str] = []  # constant nodes, inputs before consumers
+        self.types: dict[str, tuple[int, ...]] = {}  # output dtypes of constant non-Consts
         self.static: dict[str, np.ndarray] = {}  # Shape/Size/Rank values from static shapes
         self.deps: dict[str, tuple[str, ...]] = {}
-        self._state: dict[str, bool | None] = {}  # None while visiting
-        for name in graph.names:
-            if name not in self._state:
-                self._visit(name)
-
-    def constant(self, name: str) -> bool:
-        return self._state.get(name) is True
+        self.state: dict[str, bool | None] = {}  # True: constant; None while visiting
+        self._ops: dict[str, bool] = {}
+        self._walk()
 
     def _candidate(self, node: Node) -> bool:
+        """Whether *node* may be constant, before looking at its inputs."""
         if node.name in self.fed:
             return False
         if node.op == "Const":
             return "dtype" not in node.attr or node.attr["dtype"].type not in _OPAQUE_TYPES
-        if node.name in self.options.exclude_nodes or node.op in self.options.exclude_ops:
-            return False
-        return _op_verdict(node.op)
+        verdict = self._ops.get(node.op)
+        if verdict is None:
+            verdict = self._ops[node.op] = node.op not in self.options.exclude_ops and _op_verdict(node.op)
+        return verdict and node.name not in self.options.exclude_nodes
 
-    def _visit(self, start: str) -> None:
-        state, graph = self._state, self.graph
-        stack = [start]
-        while stack:
-            name = stack[-1]
-            if state.get(name, False) is not None and name in state:
-                stack.pop()
+    def _walk(self) -> None:
+        # Iterative DFS (graphs are deep); a node's inputs are decided before it, and a node
+        # met again while still being visited (a cycle) counts as not constant.
+        state, get, candidate, decide = self.state, self.graph.get, self._candidate, self._decide
+        for start in self.graph.names:
+            if start in state:
                 continue
-            node = graph.get(name)
-            if name not in state:
-                if node is None or not self._candidate(node):
+            stack = [start]
+            while stack:
+                name = stack[-1]
+                if name in state:
+                    stack.pop()
+                    if state[name] is None:  # back from its inputs: decide it
+                        state[name] = decide(get(name))  # type: ignore[arg-type]
+                    continue
+                node = get(name)
+                if node is None or not candidate(node):
                     state[name] = False
                     stack.pop()
                     continue
-                state[name] = None
-                pending = [r.node for r in node.inputs if r.node not in state]
-                if pending:
-                    stack.extend(reversed(pending))
+                if not node.inputs and node.op == "Const":  # the common leaf: no visit needed
+                    state[name] = True
+                    self.order.append(name)
+                    stack.pop()
                     continue
-            stack.pop()
-            state[name] = self._decide(node)  # type: ignore[arg-type]
-            if state[name]:
-                self.order.append(name)
+                state[name] = None
+                for ref in node.inputs:
+                    if ref.node not in state:
+                        stack.append(ref.node)
 
     def _decide(self, node: Node) -> bool:
-        data = [r for r in node.inputs if r.port != CONTROL]
-        if node.op == "Const":
-            ok = True
-        elif all(self._state.get(r.node) is True for r in data):
-            ok = _node_ok(node)
-        else:
-            ok = self._static_shape_op(node, data)
-        if ok:
+        """Whether *node*, a candidate whose inputs are decided, is constant."""
+        state = self.state
+        if node.op != "Const":
+            data = [r for r in node.inputs if r.port != CONTROL]
+            if all(state.get(r.node) is True for r in data):
+                types = _node_types(node)
+            else:
+                types = self._static_shape_op(node, data)
+            if types is None:
+                return False
+            self.types[node.name] = types
+        if node.inputs:
             self._record_deps(node)
-        return ok
+        self.order.append(node.name)
+        return True
 
-    def _static_shape_op(self, node: Node, data: list[TensorRef]) -> bool:
+    def _static_shape_op(self, node: Node, data: list[TensorRef]) -> tuple[int, ...] | None:
         """Shape/Size/Rank of a non-constant tensor whose static shape is known."""
-        if node.op not in SHAPE_OPS or len(data) != 1 or not _node_ok(node):
-            return False
+        if node.op not in SHAPE_OPS or len(data) != 1:
+            return None
+        types = _node_types(node)
         producer = self.graph.get(data[0].node)
         shape = None if producer is None else static_shape(producer, data[0].port, self.options.use_output_shapes)
-        if shape is None:
-            return False
+        if shape is None or types is None:
+            return None
         try:
             self.static[node.name] = shape_value(node.op, node, shape)
         except Defer:
-            return False
-        return True
+            return None
+        return types
 
     def _record_deps(self, node: Node) -> None:
         # TF: a constant's control deps are its inputs from non-constant nodes (control edges,
         # or the data edge of a static Shape) plus the deps of its constant inputs.
+        state, known = self.state, self.deps
         deps: dict[str, None] = {}
         for ref in node.inputs:
-            if self._state.get(ref.node) is True:
-                deps.update(dict.fromkeys(self.deps.get(ref.node, ())))
-            else:
+            if state.get(ref.node) is not True:
                 deps[ref.node] = None
+            elif ref.node in known:
+                deps.update(dict.fromkeys(known[ref.node]))
         if deps:
-            self.deps[node.name] = tuple(deps)
+            known[node.name] = tuple(deps)
 
 
 # -- values ------------------------------------------------------------------------------
 
 
 class _Values:
-    """Computed values by tensor; Consts are read lazily from their protos."""
+    """Computed values by tensor; Consts are read lazily from their ``value`` attrs."""
 
     def __init__(self, graph: Graph):
         self.graph = graph
@@ -286,45 +310,56 @@ class _Values:
         found = self.known.get(ref)
         if found is None and ref.port == 0:
             node = self.graph.get(ref.node)
-            if node is not None and node.op == "Const":
-                found = self.known[ref] = Value.of_proto(node.attr["value"].tensor)
+            if node is not None and node.op == "Const" and "value" in node.attr:
+                found = self.known[ref] = Value.of_attr(node.attr["value"])
         return found
 
     def __contains__(self, ref: TensorRef) -> bool:
         return self.get(ref) is not None
 
 
+PASS_THROUGH = frozenset({"Identity", "Snapshot", "StopGradient", "PreventGradient"})
+
+
 def _numpy_sweep(analysis: _Analysis, values: _Values, budget: int) -> tuple[list[str], set[str]]:
     """Compute what numpy can, in topological order; returns (left for TF, over budget)."""
-    graph = analysis.graph
+    get, known = analysis.graph.get, values.known
     pending: list[str] = []
-    waiting: set[str] = set()  # pending nodes, plus nodes over budget
+    waiting: set[str] = set()  # pending nodes: their consumers wait for TF too
     too_big: set[str] = set()
     for name in analysis.order:
-        node = graph.node(name)
+        node: Node = get(name)  # type: ignore[assignment]
         if node.op == "Const":
             continue
+        types = analysis.types[name]
         if name in analysis.static:
-            values.known[TensorRef(name, 0)] = Value.of_array(analysis.static[name], output_types(node)[0])  # type: ignore[index]
+            known[TensorRef(name, 0)] = Value.of_array(analysis.static[name], types[0])
             continue
         data = [r for r in node.inputs if r.port != CONTROL]
         if any(r.node in too_big for r in data):
             too_big.add(name)
             continue
-        outcome = None if any(r.node in waiting for r in data) else _run_kernel(node, data, values, budget)
+        if any(r.node in waiting for r in data):
+            outcome = None
+        elif node.op in PASS_THROUGH and len(data) == 1:
+            value = values.get(data[0])
+            outcome = value is not None and value.dtype == types[0]
+            if outcome:
+                known[TensorRef(name, 0)] = value  # type: ignore[assignment]
+        else:
+            outcome = _run_kernel(node, types, data, values, budget)
         if outcome is OverBudget:
             too_big.add(name)
-        elif outcome is None:
+        elif not outcome:
             pending.append(name)
             waiting.add(name)
     return pending, too_big
 
 
-def _run_kernel(node: Node, data: list[TensorRef], values: _Values, budget: int) -> Any:
+def _run_kernel(node: Node, types: tuple[int, ...], data: list[TensorRef], values: _Values, budget: int) -> Any:
     """Store the node's outputs and return True; None to defer to TF; OverBudget when too big."""
     kernel = KERNELS.get(node.op)
-    types = output_types(node)
-    if kernel is None or types is None:
+    if kernel is None:
         return None
     args = [values.get(r) for r in data]
     if any(a is None for a in args):
@@ -363,12 +398,14 @@ def fold_plan(graph: Graph, options: FoldOptions) -> FoldPlan:
 
         batch = Batch(graph, pending, values.get)
         too_big |= _statically_too_big(graph, batch, pending, options.max_bytes)
-    folded = {n: None for n in analysis.order if n not in too_big and _replaceable(graph.node(n), options)}
-    need = _demand(graph, folded, options.protected)
+    # A node nothing reads is a graph output in all but name: it keeps its name and ports.
+    protected = options.protected | {n for n in analysis.types if not graph.has_consumers(n)}
+    folded = {n: None for n in analysis.order if n in analysis.types and n not in too_big and _replaceable(n, analysis, protected)}
+    need = _demand(graph, folded, protected)
     if batch is not None:
         fetch = [TensorRef(n, p) for n in batch.names if n in need and n not in too_big for p in sorted(need[n])]
         for ref, array in batch.run(fetch).items():
-            value = Value.of_array(array, output_types(graph.node(ref.node))[ref.port])  # type: ignore[index]
+            value = Value.of_array(array, analysis.types[ref.node][ref.port])
             if value.nbytes <= options.max_bytes:
                 values.known[ref] = value
     _keep_unevaluated(graph, folded, need, values)
@@ -381,11 +418,9 @@ def fold_plan(graph: Graph, options: FoldOptions) -> FoldPlan:
     )
 
 
-def _replaceable(node: Node, options: FoldOptions) -> bool:
-    """Constants other than Consts, except a protected multi-output node (its ports must stay)."""
-    if node.op == "Const":
-        return False
-    return node.name not in options.protected or len(output_types(node) or ()) == 1
+def _replaceable(name: str, analysis: _Analysis, protected: frozenset[str]) -> bool:
+    """A protected multi-output node is not replaced: its other ports must stay readable."""
+    return name not in protected or len(analysis.types[name]) == 1
 
 
 def _statically_too_big(graph: Graph, batch: Any, pending: Iterable[str], budget: int) -> set[str]:

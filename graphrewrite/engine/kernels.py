@@ -17,6 +17,7 @@ Kernels that can produce a large result from small inputs (``Fill``, ``Tile``, `
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -40,23 +41,25 @@ def numpy_dtype(enum: int) -> np.dtype:
 
 
 class Value:
-    """A constant tensor: a numpy array, or a TensorProto decoded only when a kernel reads it.
+    """A constant tensor: a numpy array, or a Const's ``value`` decoded only when read.
 
-    ``dtype`` is the TensorFlow dtype enum. A Value read from a Const keeps that Const's proto,
-    so ``Identity(Const)`` folds without decoding or re-encoding the tensor.
+    ``dtype`` is the TensorFlow dtype enum. A Value read from a Const keeps that Const's
+    AttrValue, so ``Identity(Const)`` folds without decoding, re-encoding or copying the tensor.
     """
 
-    __slots__ = ("_array", "_proto", "dtype", "shape")
+    __slots__ = ("_array", "_attr", "dtype", "shape")
 
-    def __init__(self, dtype: int, shape: tuple[int, ...], array: Any = None, proto: Any = None):
+    def __init__(self, dtype: int, shape: tuple[int, ...], array: Any = None, attr: Any = None):
         self.dtype = dtype
         self.shape = shape
         self._array = array
-        self._proto = proto
+        self._attr = attr
 
     @classmethod
-    def of_proto(cls, proto: Any) -> Value:
-        return cls(proto.dtype, tuple(int(d.size) for d in proto.tensor_shape.dim), proto=proto)
+    def of_attr(cls, attr: Any) -> Value:
+        """The value of a Const's ``value`` AttrValue (kept, never copied)."""
+        tensor = attr.tensor
+        return cls(tensor.dtype, tuple(int(d.size) for d in tensor.tensor_shape.dim), attr=attr)
 
     @classmethod
     def of_array(cls, array: np.ndarray, dtype: int) -> Value:
@@ -65,7 +68,7 @@ class Value:
     @property
     def array(self) -> np.ndarray:
         if self._array is None:
-            self._array = _tf.tf().make_ndarray(self._proto)
+            self._array = _decode(self._attr.tensor, self.dtype, self.shape)
         return self._array
 
     @property
@@ -75,25 +78,54 @@ class Value:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     @property
     def nbytes(self) -> int:
         """Bytes of the tensor's data (strings: their total length), for the size budget."""
-        itemsize = numpy_dtype(self.dtype).itemsize
-        if numpy_dtype(self.dtype) != np.dtype(object):
-            return self.size * itemsize
-        if self._proto is not None:
-            return int(self._proto.ByteSize())
+        np_dtype = numpy_dtype(self.dtype)
+        if np_dtype != np.dtype(object):
+            return self.size * np_dtype.itemsize
+        if self._attr is not None:
+            return int(self._attr.tensor.ByteSize())
         return sum(len(s) for s in self.array.flat)
 
-    def tensor(self) -> Any:
-        """The TensorProto for a Const holding this value."""
-        if self._proto is None:
-            from graphrewrite.engine.attrvalues import DType, numpy_to_tensor
+    def attr_value(self) -> Any:
+        """The AttrValue for a Const's ``value`` holding this tensor (shared; do not mutate)."""
+        if self._attr is None:
+            self._attr = _encode(self.array, self.dtype)
+        return self._attr
 
-            self._proto = numpy_to_tensor(self.array, DType(self.dtype))
-        return self._proto
+
+def _plain(dtype: np.dtype) -> bool:
+    """Numeric dtypes whose TensorProto ``tensor_content`` is the array's raw bytes."""
+    return dtype.kind in "biuf" and dtype.isnative
+
+
+def _decode(proto: Any, dtype: int, shape: tuple[int, ...]) -> np.ndarray:
+    # Fast path for the common case (weights are stored as tensor_content); everything else
+    # goes through TensorFlow's own decoder.
+    np_dtype = numpy_dtype(dtype)
+    if proto.tensor_content and _plain(np_dtype):
+        return np.frombuffer(proto.tensor_content, dtype=np_dtype).reshape(shape)
+    return _tf.tf().make_ndarray(proto)
+
+
+def _encode(array: np.ndarray, dtype: int) -> Any:
+    """An AttrValue holding *array* as a TensorProto of TF dtype *dtype*."""
+    np_dtype = numpy_dtype(dtype)
+    attr = _tf.pb().AttrValue()
+    tensor = attr.tensor
+    if not _plain(np_dtype) or array.dtype != np_dtype:
+        from graphrewrite.engine.attrvalues import DType, numpy_to_tensor
+
+        tensor.CopyFrom(numpy_to_tensor(array, DType(dtype)))
+        return attr
+    tensor.dtype = dtype
+    for dim in array.shape:
+        tensor.tensor_shape.dim.add(size=dim)
+    tensor.tensor_content = np.ascontiguousarray(array).tobytes()
+    return attr
 
 
 Result = Sequence["np.ndarray | Value"]
@@ -136,13 +168,18 @@ def numeric(args: Sequence[Value], allowed: frozenset[np.dtype] = _NUMERIC) -> l
     return arrays
 
 
+_TINY = {np.dtype(t): np.finfo(t).tiny for t in (np.float16, np.float32, np.float64)}
+
+
 def no_subnormals(*arrays: np.ndarray) -> None:
     """Defer on subnormal floats: TensorFlow runs kernels with flush-to-zero and
     denormals-are-zero set, numpy does not, so arithmetic on them differs."""
     for a in arrays:
-        if a.dtype.kind == "f" and a.size:
+        tiny = _TINY.get(a.dtype)
+        if tiny is not None and a.size:
             magnitude = np.abs(a)
-            if np.any((magnitude < np.finfo(a.dtype).tiny) & (magnitude > 0)):
+            small = magnitude < tiny
+            if small.any() and (small & (magnitude > 0)).any():
                 raise Defer("subnormal floats")
 
 
@@ -166,6 +203,9 @@ def index_scalar(value: Value) -> int:
 
 
 def _broadcast(a: np.ndarray, b: np.ndarray, budget: int) -> None:
+    if a.shape == b.shape or not b.shape:
+        check_budget(a.shape, a.dtype.itemsize, budget)
+        return
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:

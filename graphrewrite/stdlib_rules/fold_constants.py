@@ -21,9 +21,11 @@ shapes first); here exclusions always win.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from typing import Any
 
-from graphrewrite.engine.attrvalues import DType
+from graphrewrite.engine.attrvalues import DType, encode
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import UsageError
 from graphrewrite.engine.evaluate import DEFAULT_MAX_BYTES, FoldOptions, FoldPlan, fold_plan
@@ -62,7 +64,8 @@ def fold_constants(graph: Graph, ctx: Context) -> Graph:
     )
     graph = apply_plan(graph, fold_plan(graph, options), ctx.protected)
     if args["clear_output_shapes"]:
-        graph = graph.replace(n.without_attrs("_output_shapes") for n in graph if "_output_shapes" in n.attr)
+        stale = [n.without_attrs("_output_shapes") for n in graph if "_output_shapes" in n.attr]
+        graph = graph.replace(stale) if stale else graph
     return graph
 
 
@@ -78,7 +81,10 @@ def prune(graph: Graph, keep: Iterable[str]) -> Graph:
         node = graph.get(name)
         if node is not None:
             stack.extend(r.node for r in node.inputs if r.node not in seen)
-    return graph.replace(removals=[n for n in graph.names if n not in seen])
+    if len(seen) == len(graph):
+        return graph
+    # Rebuilding is cheaper than patching the indexes when much of the graph goes.
+    return Graph.from_nodes((n for n in graph if n.name in seen), library=graph.library, versions=graph.versions)
 
 
 def apply_plan(graph: Graph, plan: FoldPlan, protected: frozenset[str]) -> Graph:
@@ -90,32 +96,35 @@ def apply_plan(graph: Graph, plan: FoldPlan, protected: frozenset[str]) -> Graph
         name = ref.node if ref.port == 0 else graph.unique_name(f"{ref.node}/output_{ref.port}", taken)
         taken.add(name)
         control = [TensorRef(c, CONTROL) for c in plan.control.get(ref.node, ())]
-        attrs = {"dtype": DType(value.dtype), "value": value.tensor()}
-        consts.append(Node.make(name, "Const", control, attrs, graph.node(ref.node).device))
+        attrs = {"dtype": _dtype_attr(value.dtype), "value": value.attr_value()}
+        consts.append(Node(name, "Const", tuple(control), graph.node(ref.node).device, attrs))
         if ref.port:
             renamed[ref] = TensorRef(name, 0)
     folded = set(plan.folded)
     users = {u for ref in renamed for u in graph.consumers(ref.node) if u not in folded}
     rewired = [graph.node(u).with_inputs(renamed.get(r, r) for r in graph.node(u).inputs) for u in sorted(users)]
     gone = folded - {c.name for c in consts}
-    result = graph.replace([*consts, *rewired], gone)
-    dead = _dead(result, graph, plan, protected | {c.name for c in consts})
-    result = result.replace(removals=dead)
-    return _fix_colocation(result, gone | dead)
+    dead = _dead(graph, plan, folded, protected)
+    return _fix_colocation(graph.replace([*consts, *rewired], gone | dead), gone | dead)
 
 
-def _dead(result: Graph, graph: Graph, plan: FoldPlan, keep: frozenset[str]) -> set[str]:
-    """Constant nodes that lost their last reader because of the folding (not those in *keep*)."""
+@functools.cache
+def _dtype_attr(dtype: int) -> Any:
+    return encode(DType(dtype))  # shared between nodes: node attrs are never mutated
+
+
+def _dead(graph: Graph, plan: FoldPlan, folded: set[str], protected: frozenset[str]) -> set[str]:
+    """Constant nodes that lose their last reader to the folding: every node reading them is
+    folded (a folded node's Const reads nothing) or dead itself."""
     dead: set[str] = set()
     work = [r.node for n in plan.folded for r in graph.node(n).inputs]
     while work:
         name = work.pop()
-        if name in dead or name in keep or name not in plan.foldable or name not in result:
+        if name in dead or name in folded or name in protected or name not in plan.foldable:
             continue
-        if any(u not in dead for u in result.consumers(name)):
-            continue
-        dead.add(name)
-        work.extend(r.node for r in result.node(name).inputs)
+        if all(u in folded or u in dead for u in graph.consumers(name)):
+            dead.add(name)
+            work.extend(r.node for r in graph.node(name).inputs)
     return dead
 
 
@@ -132,7 +141,7 @@ def _fix_colocation(graph: Graph, removed: set[str]) -> Graph:
         kept = [e for e in entries if e not in wanted]
         if len(kept) != len(entries):
             fixed.append(node.with_attrs(_class=[e.decode() for e in kept]) if kept else node.without_attrs("_class"))
-    return graph.replace(fixed)
+    return graph.replace(fixed) if fixed else graph
 
 
 FOLD_CONSTANTS = Pass(
@@ -144,4 +153,4 @@ FOLD_CONSTANTS = Pass(
 
 TRANSFORMS = (FOLD_CONSTANTS,)
 
-__all__ = ["FOLD_CONSTANTS", "TRANSFORMS", "PARAMS", "apply_plan", "fold_constants", "prune"]
+__all__ = ["FOLD_CONSTANTS", "PARAMS", "TRANSFORMS", "apply_plan", "fold_constants", "prune"]
