@@ -98,22 +98,6 @@ def with_colocation(node: Node, names: Sequence[str]) -> Node:
     return node.with_attrs(_class=[_LOC + n for n in names])
 
 
-def rename_refs(node: Node, mapping: Mapping[str, str]) -> Node:
-    """*node* with every edge and colocation entry naming a key of *mapping* renamed.
-
-    Ports and ``^`` are kept; repeated control edges are dropped. Returns *node* itself
-    (the same object) when nothing names a key, so untouched NodeDefs are written back as is.
-    """
-    inputs = node.inputs
-    if any(ref.node in mapping for ref in inputs):
-        renamed = [TensorRef(mapping.get(r.node, r.node), r.port) for r in inputs]
-        node = replace_inputs(node, dedupe(renamed, node.name))
-    located = colocation(node)
-    if located and any(n in mapping for n in located):
-        node = with_colocation(node, list(dict.fromkeys(mapping.get(n, n) for n in located)))
-    return node
-
-
 def drop_colocation(graph: Graph, gone: set[str] | frozenset[str]) -> list[Node]:
     """Nodes of *graph* (not in *gone*) whose ``_class`` named a node in *gone*, fixed."""
     fixed = []
@@ -122,24 +106,3 @@ def drop_colocation(graph: Graph, gone: set[str] | frozenset[str]) -> list[Node]
         if located and node.name not in gone and any(n in gone for n in located):
             fixed.append(with_colocation(node, [n for n in located if n not in gone]))
     return fixed
-
-
-def apply_mapping(graph: Graph, mapping: Mapping[str, str], removed: Iterable[str] = ()) -> Graph:
-    """*graph* with every edge into a key of *mapping* re-pointed at its value, *removed* gone.
-
-    Only the consumers of renamed nodes are visited (plus one linear scan for ``_class``).
-    """
-    removed = set(removed)
-    touched = {c for name in mapping for c in graph.consumers(name)} - removed
-    upserts = {}
-    for name in touched:
-        node = rename_refs(graph.node(name), mapping)
-        upserts[name] = node
-    for node in graph:
-        if node.name in removed or node.name in upserts:
-            continue
-        located = colocation(node)
-        if located and any(n in mapping for n in located):
-            upserts[node.name] = rename_refs(node, mapping)
-    # Replaced nodes keep their positions, so the upsert order does not matter.
-    return graph.replace(upserts.values(), removed)
