@@ -75,7 +75,7 @@ class _Builder:
             target = self.env.bound[template.name].ref
             self._check_other_outputs()
             if target.node == self.root.name:
-                raise Refusal(f"the replacement of '{self.root.name}' is itself")
+                raise Refusal(f"the replacement of '{self.root.name}' is the node itself")
             if self.root.name not in self.env.ctx.protected:
                 return Rewrite(self.rule, self.root.name, remove=remove, redirect=((TensorRef(self.root.name, 0), target),))
             dtype = typeinfer.tensor_dtype(self.graph, target)
@@ -85,6 +85,8 @@ class _Builder:
             if not (isinstance(template, A.NodeTemplate) and self._bound_node(template.like) is self.root):
                 self._check_other_outputs()
             self.tensor(template, root=True)
+        if list(self.added) == [self.root.name] and _same_node(self.added[self.root.name], self.root):
+            raise Refusal(f"the replacement of '{self.root.name}' is the node itself")
         return Rewrite(self.rule, self.root.name, remove=remove, add=tuple(self.added.values()))
 
     def _removable(self) -> frozenset[str]:
@@ -184,6 +186,11 @@ class _Builder:
         name = self.graph.unique_name(f"{self.root.name}/{label}", taken=self.added.keys() | self.claimed)
         self.claimed.add(name)
         return name
+
+
+def _same_node(a: Node, b: Node) -> bool:
+    """Same op, inputs, device and attributes: a rewrite producing it would loop forever."""
+    return (a.op, a.inputs, a.device, dict(a.attr)) == (b.op, b.inputs, b.device, dict(b.attr))
 
 
 def _first_name(expr: Any, env: Env) -> str | None:
