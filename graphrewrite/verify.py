@@ -186,6 +186,11 @@ def _given_feeds(runner: Any, inputs: Sequence[str], feeds: Mapping[str, Any]) -
     return values
 
 
+def _is_placeholder(graph: Graph, name: str) -> bool:
+    node = graph.get(node_name(name))
+    return node is not None and node.op.startswith("Placeholder")
+
+
 def _tolerance(graph: Graph, rtol: float | None, atol: float | None) -> tuple[float, float, str]:
     if rtol is not None and atol is not None:
         return rtol, atol, "given"
@@ -225,7 +230,8 @@ def make_checker(
     def check(candidate_graph_def: Any) -> VerifyReport:
         candidate = candidate_graph_def if isinstance(candidate_graph_def, Graph) else Graph.from_graphdef(candidate_graph_def)
         _check_names(candidate, outputs, "output", "the transformed graph")
-        present = {k: v for k, v in values.items() if node_name(k) in candidate}
+        # Only inputs that are still Placeholders: a frozen input's Const must not be overridden.
+        present = {k: v for k, v in values.items() if _is_placeholder(candidate, k)}
         with GraphRunner(candidate.to_graphdef()) as runner:
             actual = runner.run(present, outputs)
         use_rtol, use_atol, why = _tolerance(candidate, rtol, atol)

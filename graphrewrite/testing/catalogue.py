@@ -49,6 +49,9 @@ class Spec:
     def with_shape(self, shape: tuple[int, ...] | list[int]) -> Spec:
         return Spec(self.dtype, tuple(int(d) for d in shape))
 
+    def with_dtype(self, dtype: str) -> Spec:
+        return Spec(dtype, self.shape)
+
 
 @attrs.frozen
 class Demand:
@@ -229,6 +232,12 @@ def _binary(draw: Draw, req: Request) -> Plan:
     return Plan({"T": spec.dtype}, tuple(demands))
 
 
+def _cast(draw: Draw, req: Request) -> Plan:
+    source = str(req.fixed.get("SrcT") or prefer(draw, req.spec.dtype, ["float32", "float64", "int32"]))
+    values = {"SrcT": source, "DstT": req.spec.dtype, "Truncate": False}
+    return Plan(values, (Demand(req.spec.with_dtype(source)),))
+
+
 def _add_n(draw: Draw, req: Request) -> Plan:
     count = req.arity or draw(st.integers(min_value=max(2, req.min_arity), max_value=3))
     demand = Demand(req.spec, domain=_input_domain(req))
@@ -241,7 +250,9 @@ for _op in ("Tanh", "Sigmoid", "Rsqrt", "Sqrt", "Exp", "Reciprocal", "CheckNumer
     register_op(_op, _unary, dtypes=FLOATS)
 for _op in ("Add", "AddV2", "Sub", "Mul", "Maximum", "Minimum"):
     register_op(_op, _binary, rank_inputs=(0, 1), arity=(2, 2))
-register_op("RealDiv", _binary, dtypes=FLOATS, rank_inputs=(0, 1), arity=(2, 2))
+for _op in ("RealDiv", "Div"):
+    register_op(_op, _binary, dtypes=FLOATS, rank_inputs=(0, 1), arity=(2, 2))
+register_op("Cast", _cast)
 register_op("AddN", _add_n, rank_inputs=(0, 1, 2, 3), arity=(1, None))
 
 
