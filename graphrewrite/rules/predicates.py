@@ -205,6 +205,19 @@ def _shape(env: Env, x: Any) -> list[int]:
     return list(known_shape(env, x, "shape"))
 
 
+@register("dim", 2, raw=True)
+def _dim(env: Env, x: Any, index: Any) -> int:
+    """dim(x, i): dimension i of x (negative counts from the end), when the graph records it."""
+    i = int(plain(env.numeric(index)))
+    shape = static_shape(env, x)
+    name = getattr(x, "name", "the value")
+    if shape is None or not -len(shape) <= i < len(shape):
+        raise EvalError(f"dim(): dimension {i} of '{name}' is not known")
+    if shape[i] is None:
+        raise EvalError(f"dim(): dimension {i} of '{name}' is not known (shape {list(shape)})")
+    return int(shape[i])  # type: ignore[arg-type]
+
+
 @register("rank", 1, raw=True)
 def _rank(env: Env, x: Any) -> int:
     """rank(x): the number of dims of x."""

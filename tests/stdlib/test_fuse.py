@@ -54,7 +54,7 @@ def _conv(x: str, padding: str = "SAME", strides: list[int] = S1, **attrs) -> li
 @pytest.mark.parametrize("mode", ["REFLECT", "SYMMETRIC"])
 @pytest.mark.parametrize("padding, strides", [("VALID", S1), ("SAME", [1, 2, 2, 1])])
 def test_fuse_pad_and_conv(mode: str, padding: str, strides: list[int]) -> None:
-    before = graph(placeholder("x"), *_pad("pad", "x", mode), *_conv("pad", padding, strides))
+    before = graph(placeholder("x", [1, 6, 6, 2]), *_pad("pad", "x", mode), *_conv("pad", padding, strides))
     after, stats = apply(RULES["fuse_pad_and_conv"], before, ["x"], ["conv"])
     assert stats["fuse_pad_and_conv"].applied == 1
     assert ops(after) == ["Placeholder", "Const", "Const", "FusedPadConv2D"]
@@ -64,16 +64,36 @@ def test_fuse_pad_and_conv(mode: str, padding: str, strides: list[int]) -> None:
 
 
 def test_fuse_pad_and_conv_refuses_a_dilated_conv() -> None:
-    before = graph(placeholder("x"), *_pad("pad", "x"), *_conv("pad", dilations=[1, 2, 2, 1]))
+    before = graph(placeholder("x", [1, 6, 6, 2]), *_pad("pad", "x"), *_conv("pad", dilations=[1, 2, 2, 1]))
     after, stats = apply(RULES["fuse_pad_and_conv"], before, ["x"], ["conv"])
     assert stats["fuse_pad_and_conv"].rejected == {"where conv.dilations == [1, 1, 1, 1] is false": 1}
     assert ops(after) == ops(before)
 
 
 def test_fuse_pad_and_conv_refuses_a_shared_pad() -> None:
-    before = graph(placeholder("x"), *_pad("pad", "x"), *_conv("pad"), node("other", "Relu", "pad"))
+    before = graph(placeholder("x", [1, 6, 6, 2]), *_pad("pad", "x"), *_conv("pad"), node("other", "Relu", "pad"))
     _, stats = apply(RULES["fuse_pad_and_conv"], before, ["x"], ["conv", "other"])
     assert stats["fuse_pad_and_conv"].rejected == {"where single_use(pad) is false": 1}
+
+
+@pytest.mark.parametrize("rule", ["fuse_pad_and_conv", "fuse_resize_and_conv", "fuse_resize_pad_and_conv"])
+@pytest.mark.parametrize("shape, reason", [
+    ([2, 6, 6, 2], "where dim(x, 0) == 1 is false"),
+    ([None, 6, 6, 2], "where dim(x, 0) == 1: dim(): dimension 0 of 'x' is not known (shape [None, 6, 6, 2])"),
+    (None, "where dim(x, 0) == 1: dim(): dimension 0 of 'x' is not known"),
+])  # fmt: skip
+def test_fusions_refuse_batches_tensorflows_kernels_get_wrong(rule: str, shape, reason: str) -> None:  # type: ignore[no-untyped-def]
+    """FusedPadConv2D and FusedResizeAndPadConv2D repeat batch item 0 on CPU (TF 2.21)."""
+    x = placeholder("x", [d if d is not None else -1 for d in shape] if shape else None)
+    if rule == "fuse_pad_and_conv":
+        before = graph(x, *_pad("pad", "x"), *_conv("pad"))
+    elif rule == "fuse_resize_and_conv":
+        before = graph(x, *_resize("resize", "x"), *_conv("resize"))
+    else:
+        before = graph(x, *_resize("resize", "x"), *_pad("pad", "resize"), *_conv("pad"))
+    after, stats = apply(RULES[rule], before, ["x"], ["conv"])
+    assert stats[rule].rejected == {reason: 1}
+    assert ops(after) == ops(before)
 
 
 # ---- fuse_resize_and_conv / fuse_resize_pad_and_conv ----------------------------------------
@@ -81,7 +101,7 @@ def test_fuse_pad_and_conv_refuses_a_shared_pad() -> None:
 
 @pytest.mark.parametrize("align_corners", [False, True])
 def test_fuse_resize_and_conv(align_corners: bool) -> None:
-    before = graph(placeholder("x"), *_resize("resize", "x", align_corners), *_conv("resize"))
+    before = graph(placeholder("x", [1, 4, 5, 2]), *_resize("resize", "x", align_corners), *_conv("resize"))
     after, stats = apply(RULES["fuse_resize_and_conv"], before, ["x"], ["conv"])
     assert stats["fuse_resize_and_conv"].applied == 1
     fused = after.node("conv")
@@ -92,13 +112,13 @@ def test_fuse_resize_and_conv(align_corners: bool) -> None:
 
 
 def test_fuse_resize_and_conv_refuses_half_pixel_centers() -> None:
-    before = graph(placeholder("x"), *_resize("resize", "x", half_pixel_centers=True), *_conv("resize"))
+    before = graph(placeholder("x", [1, 4, 5, 2]), *_resize("resize", "x", half_pixel_centers=True), *_conv("resize"))
     _, stats = apply(RULES["fuse_resize_and_conv"], before, ["x"], ["conv"])
     assert stats["fuse_resize_and_conv"].rejected == {"where not resize.half_pixel_centers is false": 1}
 
 
 def test_fuse_resize_pad_and_conv() -> None:
-    before = graph(placeholder("x"), *_resize("resize", "x"), *_pad("pad", "resize"), *_conv("pad", "VALID"))
+    before = graph(placeholder("x", [1, 4, 5, 2]), *_resize("resize", "x"), *_pad("pad", "resize"), *_conv("pad", "VALID"))
     after, stats = apply(RULES["fuse_resize_pad_and_conv"], before, ["x"], ["conv"])
     assert stats["fuse_resize_pad_and_conv"].applied == 1
     assert sorted(ops(after)) == ["Const", "Const", "Const", "FusedResizeAndPadConv2D", "Placeholder"]
@@ -107,7 +127,7 @@ def test_fuse_resize_pad_and_conv() -> None:
 
 def test_fuse_resize_pad_and_conv_refuses_a_shared_resize() -> None:
     before = graph(
-        placeholder("x"), *_resize("resize", "x"), *_pad("pad", "resize"), *_conv("pad"), node("r", "Relu", "resize")
+        placeholder("x", [1, 4, 5, 2]), *_resize("resize", "x"), *_pad("pad", "resize"), *_conv("pad"), node("r", "Relu", "resize")
     )
     _, stats = apply(RULES["fuse_resize_pad_and_conv"], before, ["x"], ["conv", "r"])
     assert stats["fuse_resize_pad_and_conv"].rejected == {"where single_use(resize) is false": 1}
