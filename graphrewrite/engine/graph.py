@@ -165,7 +165,7 @@ class Graph:
     :meth:`replace`. The function library and ``versions`` pass through untouched.
     """
 
-    __slots__ = ("_by_op", "_consumers", "_nodes", "library", "versions")
+    __slots__ = ("_by_op", "_consumers", "_nodes", "edits", "library", "lineage", "versions")
 
     def __init__(
         self,
@@ -174,12 +174,18 @@ class Graph:
         by_op: dict[str, dict[str, None]],
         library: Any = None,
         versions: Any = None,
+        edits: int = 0,
+        lineage: object | None = None,
     ):
         self._nodes = nodes
         self._consumers = consumers
         self._by_op = by_op
         self.library = library
         self.versions = versions
+        # Nodes upserted or removed since this lineage was built: lets a pass report how much
+        # it changed without rescanning the graph. replace() keeps the lineage token.
+        self.edits = edits
+        self.lineage = lineage if lineage is not None else object()
 
     # -- construction -------------------------------------------------------------------
 
@@ -304,11 +310,14 @@ class Graph:
             for ref in old.inputs:
                 own(consumers, ref.node).pop(old.name, None)
 
+        edits = 0
         for name in removals:
             old = nodes.pop(name, None)
             if old is not None:
                 unlink(old)
+                edits += 1
         for node in upserts:
+            edits += 1
             old = nodes.get(node.name)
             if old is not None:
                 unlink(old)
@@ -316,7 +325,7 @@ class Graph:
             own(by_op, node.op)[node.name] = None
             for ref in node.inputs:
                 own(consumers, ref.node)[node.name] = None
-        return Graph(nodes, consumers, by_op, self.library, self.versions)
+        return Graph(nodes, consumers, by_op, self.library, self.versions, self.edits + edits, self.lineage)
 
     def unique_name(self, base: str, taken: Iterable[str] = ()) -> str:
         """*base*, or *base*_1, *base*_2, ... whichever is free in the graph and *taken*."""

@@ -76,7 +76,12 @@ class Pass:
 
     def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
         result = self.run(graph, ctx)
-        changed = sum(1 for n in result if graph.get(n.name) is not n) + sum(1 for n in graph if n.name not in result)
+        if result is graph:
+            changed = 0
+        elif result.lineage is graph.lineage:  # derived from *graph* by replace(): edits counted
+            changed = result.edits - graph.edits
+        else:  # built afresh: compare node by node
+            changed = sum(1 for n in result if graph.get(n.name) is not n) + sum(1 for n in graph if n.name not in result)
         return result, (RuleStats(self.name, tried=1, matched=1, applied=changed),)
 
 
