@@ -76,6 +76,23 @@ def test_fuse_pad_and_conv_refuses_a_shared_pad() -> None:
     assert stats["fuse_pad_and_conv"].rejected == {"where single_use(pad) is false": 1}
 
 
+@pytest.mark.parametrize("rule", ["fuse_pad_and_conv", "fuse_resize_pad_and_conv"])
+def test_fusions_refuse_channel_padding(rule: str) -> None:
+    """The fused kernels pad the spatial axes only."""
+    source = "resize" if rule == "fuse_resize_pad_and_conv" else "x"
+    before = graph(
+        placeholder("x", [1, 4, 5, 2]),
+        *(_resize("resize", "x") if source == "resize" else []),
+        const("pad/paddings", [[0, 0], [1, 1], [1, 1], [0, 1]], np.int32),
+        node("pad", "MirrorPad", source, "pad/paddings", mode="REFLECT", Tpaddings=I32),
+        const("w", normal(3, 3, 3, 4)),
+        node("conv", "Conv2D", "pad", "w", strides=S1, padding="SAME"),
+    )
+    after, stats = apply(RULES[rule], before, ["x"], ["conv"])
+    assert stats[rule].rejected == {"where all(paddings[3] == 0) is false": 1}
+    assert ops(after) == ops(before)
+
+
 @pytest.mark.parametrize("rule", ["fuse_pad_and_conv", "fuse_resize_and_conv", "fuse_resize_pad_and_conv"])
 @pytest.mark.parametrize("shape, reason", [
     ([2, 6, 6, 2], "where dim(x, 0) == 1 is false"),
