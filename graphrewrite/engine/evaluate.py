@@ -20,35 +20,24 @@ Everything is linear in the graph size: one DFS, one sweep, one TensorFlow call.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 import numpy as np
 
-from graphrewrite import _tf
+from graphrewrite.engine.array_kernels import shape_value
+from graphrewrite.engine.foldable import (
+    OPAQUE_TYPES,
+    SHAPE_OPS,
+    node_types,
+    op_may_fold,
+    static_shape,
+)
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
-from graphrewrite.engine.kernels import KERNELS, Defer, OverBudget, Value, numpy_dtype, shape_value
+from graphrewrite.engine.kernels import KERNELS, Defer, OverBudget, Value, numpy_dtype
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-
-# Ops with control-flow or call semantics, or that TensorFlow's folder refuses by kind.
-NEVER = frozenset(
-    {
-        "Switch", "RefSwitch", "_SwitchN", "Merge", "RefMerge", "Enter", "RefEnter", "Exit", "RefExit",
-        "NextIteration", "RefNextIteration", "LoopCond", "ControlTrigger",
-        "If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase", "For",
-        "PartitionedCall", "StatefulPartitionedCall", "SymbolicGradient", "RemoteCall",
-        "Placeholder", "PlaceholderV2", "PlaceholderWithDefault", "FakeParam", "ImmutableConst",
-        "_Send", "_Recv", "_HostSend", "_HostRecv", "_Arg", "_Retval",
-        "GetSessionHandle", "GetSessionHandleV2", "GetSessionTensor", "DeleteSessionTensor",
-    }
-)  # fmt: skip
-RANDOM_MARKERS = ("Random", "Multinomial", "TruncatedNormal", "Stateless")
-SHAPE_OPS = frozenset({"Shape", "Size", "Rank"})
-_OPAQUE_TYPES = frozenset({20, 21})  # DT_RESOURCE, DT_VARIANT: no Const can hold them
-
 
 @attrs.frozen
 class FoldOptions:
@@ -79,117 +68,6 @@ class FoldPlan:
     foldable: frozenset[str] = frozenset()
 
 
-# -- op and node properties --------------------------------------------------------------
-
-
-@functools.cache
-def _op_verdict(op: str) -> bool:
-    """Whether nodes of *op* may ever be folded (by kind; per-node checks come later)."""
-    if op in NEVER or any(marker in op for marker in RANDOM_MARKERS):
-        return False
-    op_def = _tf.op_def(op)
-    return op_def is not None and not op_def.is_stateful and len(op_def.output_arg) > 0
-
-
-@functools.cache
-def _op_spec(op: str) -> tuple[tuple[tuple[int, str, str, str], ...], dict[str, Any]]:
-    op_def = _tf.op_def(op)
-    outputs = tuple((a.type, a.type_attr, a.number_attr, a.type_list_attr) for a in op_def.output_arg)
-    return outputs, {a.name: a.default_value for a in op_def.attr if a.HasField("default_value")}
-
-
-def _attr(node: Node, name: str, defaults: Mapping[str, Any]) -> Any:
-    if name in node.attr:
-        return node.attr[name]
-    return defaults.get(name)
-
-
-def output_types(node: Node) -> tuple[int, ...] | None:
-    """The dtype enums of *node*'s outputs, from its OpDef and attrs; None when unknown."""
-    if _tf.op_def(node.op) is None:
-        return None
-    spec, defaults = _op_spec(node.op)
-    out: list[int] = []
-    for fixed, type_attr, number_attr, list_attr in spec:
-        if list_attr:
-            value = _attr(node, list_attr, defaults)
-            if value is None:
-                return None
-            out += list(value.list.type)
-            continue
-        value = None if fixed else _attr(node, type_attr, defaults)
-        count = _attr(node, number_attr, defaults) if number_attr else None
-        if (not fixed and value is None) or (number_attr and count is None):
-            return None
-        out += [fixed or value.type] * (count.i if number_attr else 1)
-    return tuple(out)
-
-
-@functools.cache
-def _cpu_kernels(op: str) -> tuple[tuple[str, ...], tuple[dict[str, frozenset[int]], ...]]:
-    """The attrs CPU kernels of *op* constrain, and each kernel's allowed types for them."""
-    _tf.tf()
-    from tensorflow.python.framework import kernels
-
-    found = []
-    for k in kernels.get_registered_kernels_for_op(op).kernel:
-        if k.device_type == "CPU" and not k.label:
-            found.append({c.name: frozenset(c.allowed_values.list.type) for c in k.constraint})
-    names = tuple(sorted({name for constraints in found for name in constraints}))
-    return names, tuple(found)
-
-
-@functools.cache
-def _kernel_matches(op: str, types: tuple[tuple[int, ...] | None, ...]) -> bool:
-    names, found = _cpu_kernels(op)
-    chosen = dict(zip(names, types, strict=True))
-    return any(
-        all(chosen[name] is not None and set(chosen[name]).issubset(allowed) for name, allowed in c.items())  # type: ignore[arg-type]
-        for c in found
-    )
-
-
-def _has_cpu_kernel(node: Node) -> bool:
-    """Whether a CPU kernel accepts *node*'s type attrs (TF folds only what the CPU can run)."""
-    names, _ = _cpu_kernels(node.op)
-    defaults = _op_spec(node.op)[1]
-    types = []
-    for name in names:
-        value = _attr(node, name, defaults)
-        if value is None:
-            types.append(None)
-        else:
-            types.append((value.type,) if value.WhichOneof("value") == "type" else tuple(value.list.type))
-    return _kernel_matches(node.op, tuple(types))
-
-
-@functools.cache
-def _takes_functions(op: str) -> bool:
-    return any(a.type in ("func", "list(func)") for a in _tf.op_def(op).attr)
-
-
-def _node_types(node: Node) -> tuple[int, ...] | None:
-    """Per-node checks for a node whose op and inputs allow folding: its output types when it
-    may be folded, else None."""
-    types = output_types(node)
-    if not types or _OPAQUE_TYPES.intersection(types) or _takes_functions(node.op):
-        return None
-    return types if _has_cpu_kernel(node) else None
-
-
-def static_shape(node: Node, port: int, use_output_shapes: bool) -> tuple[int | None, ...] | None:
-    """A non-constant tensor's static shape: a Placeholder's ``shape``, or ``_output_shapes``."""
-    from graphrewrite.engine.attrvalues import shape_from_proto
-
-    if node.op in ("Placeholder", "PlaceholderWithDefault") and port == 0 and "shape" in node.attr:
-        return shape_from_proto(node.attr["shape"].shape)
-    if use_output_shapes and "_output_shapes" in node.attr:
-        shapes = node.attr["_output_shapes"].list.shape
-        if port < len(shapes):
-            return shape_from_proto(shapes[port])
-    return None
-
-
 # -- which nodes are constant ------------------------------------------------------------
 
 
@@ -214,10 +92,10 @@ class _Analysis:
         if node.name in self.fed:
             return False
         if node.op == "Const":
-            return "dtype" not in node.attr or node.attr["dtype"].type not in _OPAQUE_TYPES
+            return "dtype" not in node.attr or node.attr["dtype"].type not in OPAQUE_TYPES
         verdict = self._ops.get(node.op)
         if verdict is None:
-            verdict = self._ops[node.op] = node.op not in self.options.exclude_ops and _op_verdict(node.op)
+            verdict = self._ops[node.op] = node.op not in self.options.exclude_ops and op_may_fold(node.op)
         return verdict and node.name not in self.options.exclude_nodes
 
     def _walk(self) -> None:
@@ -256,7 +134,7 @@ class _Analysis:
         if node.op != "Const":
             data = [r for r in node.inputs if r.port != CONTROL]
             if all(state.get(r.node) is True for r in data):
-                types = _node_types(node)
+                types = node_types(node)
             else:
                 types = self._static_shape_op(node, data)
             if types is None:
@@ -271,7 +149,7 @@ class _Analysis:
         """Shape/Size/Rank of a non-constant tensor whose static shape is known."""
         if node.op not in SHAPE_OPS or len(data) != 1:
             return None
-        types = _node_types(node)
+        types = node_types(node)
         producer = self.graph.get(data[0].node)
         shape = None if producer is None else static_shape(producer, data[0].port, self.options.use_output_shapes)
         if shape is None or types is None:

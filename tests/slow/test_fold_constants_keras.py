@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from graphrewrite import _tf
-from graphrewrite.engine import evaluate
+from graphrewrite.engine import foldable
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.graph import Graph
 from graphrewrite.engine.validate import lint
@@ -54,9 +54,9 @@ def folded(mobilenet):
 
 def _why_left(node, graph):
     """Why a node whose inputs are all Consts was not folded; None when it should have been."""
-    if not evaluate._op_verdict(node.op) or evaluate._node_types(node) is None:
+    if not foldable.op_may_fold(node.op) or foldable.node_types(node) is None:
         return "op"  # stateful, control flow, no outputs (NoOp), no CPU kernel
-    fetches = [f"{node.name}:{k}" for k in range(len(evaluate.output_types(node)))]
+    fetches = [f"{node.name}:{k}" for k in range(len(foldable.output_types(node)))]
     values = run_graph(graph.to_graphdef(), {}, fetches)
     if any(np.asarray(v).nbytes > BUDGET for v in values):
         return "size"

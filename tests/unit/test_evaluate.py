@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from graphrewrite import _tf
-from graphrewrite.engine import evaluate
+from graphrewrite.engine import foldable
 from graphrewrite.engine.attrvalues import DType, dtype_of_numpy, shape_to_proto
-from graphrewrite.engine.evaluate import FoldOptions, fold_plan, output_types
+from graphrewrite.engine.evaluate import FoldOptions, fold_plan
+from graphrewrite.engine.foldable import output_types
 from graphrewrite.engine.graph import Graph, Node, TensorRef
 from graphrewrite.engine.kernels import Value
 from graphrewrite.engine.tfbatch import Batch
@@ -160,6 +161,6 @@ def test_value_decoding_matches_tensorflow_for_every_kind_of_tensor():
 
 
 def test_candidate_checks_are_cached_per_op():
-    evaluate._op_verdict.cache_clear()
+    foldable.op_may_fold.cache_clear()
     plan_of(const("a", 1.0), *(node(f"n{k}", "Neg", ["a"], T=F32) for k in range(50)))
-    assert evaluate._op_verdict.cache_info().misses == 1
+    assert foldable.op_may_fold.cache_info().misses == 1
