@@ -174,6 +174,10 @@ class Checker:
                     else f"{function.min_args} to {function.max_args}"
                 )  # fmt: skip
                 self.error(call.span, f"{call.func}() takes {wanted} argument{'' if wanted == '1' else 's'}, not {count}")
+            for key, value in call.kwargs:
+                if key not in function.keywords:
+                    known = ", ".join(function.keywords) or "none"
+                    self.error(value.span, f"{call.func}() has no argument '{key}' (keywords: {known})")
         for arg in (*call.args, *(v for _, v in call.kwargs)):
             self.expr(arg, names)
 

@@ -78,7 +78,7 @@ def _any(env: Env, x: Any) -> bool:
     return bool(np.any(plain(x)))
 
 
-@register("allclose", (2, 4))
+@register("allclose", (2, 4), keywords=("rtol", "atol"))
 def _allclose(env: Env, a: Any, b: Any, rtol: float = 1e-6, atol: float = 0.0) -> bool:
     """allclose(a, b, rtol=1e-6, atol=0): every element of a is close to b."""
     return bool(np.allclose(plain(a), plain(b), rtol=float(rtol), atol=float(atol)))
