@@ -202,7 +202,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
                 stack += [node.right, node.left]
             else:
                 parts.append(node)
-        return [A.Where(p, self._source_text(p), _span_of(p)) for p in parts]
+        return [A.Where(p, self._source_text(p), p.span) for p in parts]
 
     # -- patterns --
 
@@ -341,7 +341,3 @@ def _present(items: list[Any]) -> tuple[Any, ...]:
 def _string(token: Token) -> str:
     value = py_ast.literal_eval(str(token))
     return str(value)
-
-
-def _span_of(node: Any) -> Span:
-    return node.span

@@ -85,11 +85,9 @@ def fits_channels(shape: tuple[int, ...], layout: tuple[int | None, int], channe
     """Whether a value of *shape*, broadcast against an output of *layout* with *channels*
     channels, varies at most along the channel axis and leaves the output's shape unchanged."""
     rank, axis = layout
-    if all(d == 1 for d in shape) and ((rank is None and len(shape) <= 1) or (rank is not None and len(shape) <= rank)):
-        return True
     if rank is None:
-        # Unknown rank: only a [C] vector on the last axis is safe; anything longer may add axes.
-        return axis == -1 and tuple(shape) == (channels,)
+        # Unknown rank: a single value, or a [C] vector on the last axis, cannot add axes.
+        return len(shape) <= 1 and (all(d == 1 for d in shape) or (axis == -1 and shape[0] == channels))
     if len(shape) > rank:
         return False
     padded = (1,) * (rank - len(shape)) + tuple(shape)

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from graphrewrite.engine.errors import Diagnostic, LanguageError
+from graphrewrite.engine.errors import Diagnostic, LanguageError, suggest
 from graphrewrite.engine.graph import Graph, Node, TensorRef
 from graphrewrite.engine.pattern import Match, Op, Pattern, Tensor
 from graphrewrite.engine.rewrite import Rewrite
@@ -56,7 +56,7 @@ class Program:
                 ref, node = value, graph.get(value.node)
             consumer = match.bindings.get(info.parent) if info.parent else None
             bound[name] = Bound(name, ref, node, info.is_node, consumer if isinstance(consumer, Node) else None, info.index)
-        env = Env(bound, self.lets, FUNCTIONS, graph, ctx, match)
+        env = Env(bound, self.lets, FUNCTIONS, graph, ctx)
         self._last = (match, graph, env)
         return env
 
@@ -172,8 +172,6 @@ def compile_rules(rule_file: A.RuleFile, *, validate: bool = True) -> tuple[Tran
 def _compile_groups(
     groups: tuple[A.GroupDef, ...], rules: Mapping[str, Rule], defined: Mapping[str, Any], diagnostics: list[Diagnostic]
 ) -> dict[str, Group]:
-    from graphrewrite.engine.errors import suggest
-
     by_name = {g.name: g for g in groups}
     out: dict[str, Group] = {}
 

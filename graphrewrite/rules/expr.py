@@ -88,14 +88,12 @@ class Env:
         functions: Mapping[str, Any],
         graph: Any,
         ctx: Any,
-        match: Any,
     ):
         self.bound = bound
         self.lets = lets
         self.functions = functions
         self.graph = graph
         self.ctx = ctx
-        self.match = match
         self._values: dict[str, tuple[Any, tuple[np.dtype, ...]]] = {}
         self._arrays: dict[str, Any] = {}
         self.const_dtypes: list[np.dtype] = []  # dtypes of the constants read, for const()
