@@ -171,6 +171,15 @@ def test_reshape_of_reshape_keeps_a_shared_inner_reshape() -> None:
     assert_equivalent(before, after, {"x": normal(2, 3, 4)}, ["r2", "other"])
 
 
+def test_reshape_of_reshape_needs_two_reshapes() -> None:
+    before = graph(
+        placeholder("x"), node("r1", "Relu", "x"), const("s2", [24], np.int32), node("r2", "Reshape", "r1", "s2", Tshape=I32)
+    )
+    after, stats = apply(RULES["reshape_of_reshape"], before, ["x"], ["r2"])
+    assert (stats["reshape_of_reshape"].matched, stats["reshape_of_reshape"].applied) == (0, 0)
+    assert ops(after) == ops(before)
+
+
 def test_cast_to_same_type() -> None:
     before = graph(placeholder("x"), node("c", "Cast", "x", SrcT=F32, DstT=F32), node("out", "Relu", "c"))
     after, stats = apply(RULES["cast_to_same_type"], before, ["x"], ["out"])

@@ -255,6 +255,15 @@ def test_fold_decomposed_batch_norm_refuses_a_mismatched_chain() -> None:
     assert ops(after) == ops(before)
 
 
+def test_fold_decomposed_batch_norm_unscaled_needs_the_same_rsqrt_twice() -> None:
+    nodes = [
+        node("bn/mul_2", "Mul", "mean", "bn/other") if n.name == "bn/mul_2" else n for n in _keras_chain(False)
+    ]
+    before = graph(placeholder("x"), placeholder("bn/other"), *nodes)
+    _, stats = apply(RULES["fold_decomposed_batch_norm_unscaled"], before, ["x", "bn/other"], ["bn/add_1"])
+    assert (stats["fold_decomposed_batch_norm_unscaled"].matched, stats["fold_decomposed_batch_norm_unscaled"].applied) == (0, 0)
+
+
 def test_fold_batch_norms_group_folds_a_keras_chain_into_the_conv() -> None:
     nodes, _, x = _conv("Conv2D")
     before = graph(*nodes, *_keras_chain(True, x="conv"), node("relu", "Relu", "bn/add_1"))

@@ -104,6 +104,22 @@ def test_fold_fused_batch_norm_through_batch_to_space() -> None:
     assert_equivalent(before, after, {"x": normal(4, 3, 3, 3)}, ["bn"], rtol=1e-4)
 
 
+def test_fold_fused_batch_norm_through_batch_to_space_refuses_a_shared_batch_to_space() -> None:
+    before = graph(
+        placeholder("x"),
+        *_conv(),
+        const("block", [2, 2], np.int32),
+        const("crops", [[0, 0], [0, 0]], np.int32),
+        node("b2s", "BatchToSpaceND", "conv", "block", "crops", Tblock_shape=I32, Tcrops=I32),
+        *_stats(),
+        _fused("FusedBatchNormV3", "b2s"),
+        node("other", "Relu", "b2s"),
+    )
+    rule = "fold_fused_batch_norm_through_batch_to_space"
+    _, stats = apply(RULES[rule], before, ["x"], ["bn", "other"])
+    assert stats[rule].rejected == {"where single_use(b2s) is false": 1}
+
+
 def _concat_graph(axis: int, c1: int, c2: int) -> object:
     return graph(
         placeholder("x"),
@@ -142,6 +158,14 @@ def test_fold_fused_batch_norm_through_channel_concat_refuses_other_axes() -> No
     rule = "fold_fused_batch_norm_through_channel_concat"
     _, stats = apply(RULES[rule], before, ["x"], ["bn"])
     assert stats[rule].rejected == {"where all(axis == 3) or all(axis == -1) is false": 1}
+
+
+def test_fold_fused_batch_norm_through_concat_leaves_channel_concats_to_the_channel_rule() -> None:
+    before = _concat_graph(3, 4, 2)
+    rule = "fold_fused_batch_norm_through_concat"
+    _, stats = apply(RULES[rule], before, ["x"], ["bn"])
+    reason = "where all(axis >= 0) and all(axis <= 2) or all(axis >= -4) and all(axis <= -2) is false"
+    assert stats[rule].rejected == {reason: 1}
 
 
 # ---- batch norms with nothing to fold into --------------------------------------------------
@@ -198,6 +222,14 @@ def test_batch_norm_with_global_normalization_to_mul_add(scaled: bool) -> None:
     assert stats[rule].applied == 1
     assert sorted(ops(after)) == ["AddV2", "Const", "Const", "Mul", "Placeholder"]
     assert_equivalent(before, after, {"x": normal(1, 2, 2, 4)}, ["bn"], rtol=1e-4)
+
+
+def test_batch_norm_with_global_normalization_to_mul_add_needs_constant_statistics() -> None:
+    before = graph(placeholder("x"), placeholder("mean"), *_stats()[:2], *_stats()[3:], _global("x", True))
+    rule = "batch_norm_with_global_normalization_to_mul_add"
+    after, stats = apply(RULES[rule], before, ["x", "mean"], ["bn"])
+    assert (stats[rule].matched, stats[rule].applied) == (0, 0)
+    assert ops(after) == ops(before)
 
 
 def test_fold_batch_norm_with_global_normalization_refuses_a_shared_conv() -> None:
