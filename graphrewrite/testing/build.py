@@ -28,6 +28,7 @@ from graphrewrite.testing.catalogue import (
     Request,
     Spec,
     entry,
+    keeps,
 )
 
 # Attributes holding a dtype; makers spell them as numpy names, nodes store DType values.
@@ -205,7 +206,7 @@ class Builder:
         if again is not None:
             return again
         if budget[0] > 0 and not demand.const and self.draw(st.booleans()):
-            choices = [op for op in palette if entry(op).accepts(demand.spec)]
+            choices = [op for op in palette if entry(op).accepts(demand.spec) and keeps(op, demand.domain)]
             if choices:
                 op = self.draw(st.sampled_from(choices))
                 try:

@@ -187,14 +187,22 @@ def channel_axis(req: Request) -> int:
 # -- elementwise ops ------------------------------------------------------------------------
 
 UNARY_DOMAIN = {"Rsqrt": POSITIVE, "Sqrt": POSITIVE, "Log": POSITIVE, "Reciprocal": NONZERO, "Inv": NONZERO}
-KEEPS_POSITIVE = frozenset(
-    {"Identity", "Relu", "Relu6", "Square", "Sqrt", "Rsqrt", "Exp", "Sigmoid", "Abs", "StopGradient",
-     "CheckNumerics", "Snapshot", "Add", "AddV2", "Mul", "Maximum", "Minimum", "RealDiv", "AddN"}
-)  # fmt: skip
+_SHUFFLES = {"Identity", "StopGradient", "CheckNumerics", "Snapshot", "Reshape", "Transpose", "ConcatV2"}
+# Ops whose output stays in a domain when their inputs are in it (makers pass the domain on).
+KEEPS = {
+    POSITIVE: frozenset(_SHUFFLES | {"Relu", "Relu6", "Square", "Sqrt", "Rsqrt", "Exp", "Sigmoid", "Abs", "Add",
+                                     "AddV2", "Mul", "Maximum", "Minimum", "RealDiv", "Div", "AddN"}),
+    NONZERO: frozenset(_SHUFFLES | {"Neg", "Abs", "Square", "Exp", "Sigmoid", "Mul", "RealDiv", "Div", "Reciprocal"}),
+}  # fmt: skip
+
+
+def keeps(op: str, domain: str) -> bool:
+    """Whether *op* can produce values in *domain* (anything can produce ANY)."""
+    return domain == ANY or op in KEEPS.get(domain, ())
 
 
 def _input_domain(req: Request) -> str:
-    return UNARY_DOMAIN.get(req.op) or (req.domain if req.op in KEEPS_POSITIVE else ANY)
+    return UNARY_DOMAIN.get(req.op) or (req.domain if keeps(req.op, req.domain) else ANY)
 
 
 def _unary(draw: Draw, req: Request) -> Plan:

@@ -243,11 +243,6 @@ class Prop:
 
 IDENTITY_LIKE = ("Identity", "CheckNumerics", "StopGradient", "Snapshot")
 LINEAR = ("MatMul", "Conv2D", "BiasAdd", "AddV2", "Relu", "Identity")
-BUGGY_FUSED_KERNEL = (
-    "TensorFlow's FusedPadConv2D / FusedResizeAndPadConv2D CPU kernels compute batch item 0 "
-    "for every item (TF 2.21), so fusing changes outputs when the batch is > 1; the rule needs "
-    "a batch == 1 guard"
-)
 
 
 # round_weights' documented atol (1e-2, from MobileNetV2 logits) is exceeded on small random
@@ -296,10 +291,6 @@ PROPERTIES: Mapping[str, Prop] = {
     # logging and lookups
     "insert_logging": Prop(graphs, {"op": ["Relu", "AddV2", "MatMul"]}),
     "sparsify_gather": Prop(graphs, fires=False),
-    # pattern rules with a known problem
-    "fuse_pad_and_conv": Prop(xfail=BUGGY_FUSED_KERNEL),
-    "fuse_resize_and_conv": Prop(xfail=BUGGY_FUSED_KERNEL),
-    "fuse_resize_pad_and_conv": Prop(xfail=BUGGY_FUSED_KERNEL),
 }  # fmt: skip
 
 

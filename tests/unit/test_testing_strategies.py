@@ -40,7 +40,9 @@ def test_integer_graphs(case: GraphCase) -> None:
 
 def test_shrinks_toward_few_nodes() -> None:
     minimal = find(
-        graphs(max_nodes=10), lambda c: "Conv2D" in ops_of(c), settings=settings(max_examples=200, database=None)
+        graphs(ops=("Relu", "AddV2", "Neg", "Conv2D", "Reshape"), max_nodes=10),
+        lambda c: "Conv2D" in ops_of(c) and len(c.graph_def.node) > 0,
+        settings=settings(max_examples=500, database=None, derandomize=True),
     )
     assert sorted(ops_of(minimal)) == ["Const", "Conv2D", "Placeholder"]
     assert minimal.graph_def.node[-1].op == "Conv2D"
@@ -50,7 +52,7 @@ def test_control_edges_are_generated() -> None:
     found = find(
         graphs(control_edges=True),
         lambda c: any(ref.startswith("^") for n in c.graph_def.node for ref in n.input),
-        settings=settings(max_examples=100, database=None),
+        settings=settings(max_examples=100, database=None, derandomize=True),
     )
     assert lint(found.graph()) == []
 
@@ -59,7 +61,7 @@ def test_graphs_reuse_tensors_so_graphs_are_dags() -> None:
     found = find(
         graphs(ops=("AddV2", "Relu", "Neg")),
         lambda c: any(len(c.graph().consumers(n.name)) > 1 for n in c.graph_def.node if n.op != "Const"),
-        settings=settings(max_examples=200, database=None),
+        settings=settings(max_examples=200, database=None, derandomize=True),
     )
     run_graph(found.graph_def, found.feeds, found.outputs)
 
@@ -82,12 +84,12 @@ def test_register_op_teaches_a_new_op(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InvalidArgument):
         graphs(ops=("Softsign",))
     register_op("Softsign", catalogue.CATALOGUE["Tanh"].make, dtypes=catalogue.FLOATS)
-    case = find(graphs(ops=("Softsign",)), lambda c: "Softsign" in ops_of(c), settings=settings(database=None))
+    case = find(graphs(ops=("Softsign",)), lambda c: "Softsign" in ops_of(c), settings=settings(database=None, derandomize=True))
     run_graph(case.graph_def, case.feeds, case.outputs)
 
 
 def test_case_describes_itself_for_counterexamples() -> None:
-    case = find(graphs(ops=("Conv2D",)), lambda c: True, settings=settings(database=None))
+    case = find(graphs(ops=("Conv2D",)), lambda c: True, settings=settings(database=None, derandomize=True))
     text = case.describe()
     assert "conv2d = Conv2D(input, const) " in text and "padding=" in text
     assert "input = float32[" in text
