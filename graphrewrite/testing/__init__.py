@@ -7,6 +7,21 @@
 
 Each generated graph is a :class:`GraphCase` (``graph_def``, ``inputs``, ``outputs``,
 ``feeds``). :func:`register_op` teaches the generators an op they do not know yet.
+
+In a rule author's own tests::
+
+    from graphrewrite.rules.loader import load_rules_file
+    from graphrewrite.testing import assert_rule_preserves_outputs, graphs, graphs_from_pattern
+
+    def test_my_rules():
+        for rule in load_rules_file("my.rules"):
+            assert_rule_preserves_outputs(rule, examples=50)
+
+    @given(graphs(ops=("Conv2D", "BiasAdd", "Relu"), max_nodes=6))
+    def test_my_pass(case):
+        ...  # case.graph_def, run with case.feeds, compare case.outputs
+
+``graphrewrite check-rules my.rules`` runs the same check from the command line.
 """
 
 from graphrewrite.testing.build import GraphCase
