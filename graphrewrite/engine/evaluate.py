@@ -124,9 +124,9 @@ class _Analysis:
                     stack.pop()
                     continue
                 state[name] = None
-                for ref in node.inputs:
-                    if ref.node not in state:
-                        stack.append(ref.node)
+                for source, _port in node.inputs:
+                    if source not in state:
+                        stack.append(source)
 
     def _decide(self, node: Node) -> bool:
         """Whether *node*, a candidate whose inputs are decided, is constant."""
