@@ -103,12 +103,16 @@ class Env:
     def lookup(self, name: str) -> Any:
         if name in self._values:
             value, dtypes = self._values[name]
-            self.const_dtypes.extend(dtypes)  # a cached let still counts its constants
+            self.const_dtypes.extend(dtypes)
             return value
         if name in self.lets:
             mark = len(self.const_dtypes)
             value = self.eval(self.lets[name])
-            self._values[name] = (value, tuple(self.const_dtypes[mark:]))
+            del self.const_dtypes[mark:]  # a let counts as one constant of its own dtype
+            array = plain(value)
+            dtypes = (np.asarray(array).dtype,) if isinstance(array, (np.ndarray, np.generic)) else ()
+            self._values[name] = (value, dtypes)
+            self.const_dtypes.extend(dtypes)
             return value
         if name in self.bound:
             return self.bound[name]

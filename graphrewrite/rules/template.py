@@ -8,7 +8,8 @@
   its own name when the original dies with this rewrite, else gets a fresh one.
 - ``Op[...](...)`` makes a new node; its type attributes come from its inputs (typeinfer).
 - ``const(expr)`` makes a Const in the dtype of the first constant it reads (``w`` in
-  ``w * s``), unless the expression is ``cast(...)``, ``zeros(...)`` or ``ones(...)``.
+  ``w * s``; a let counts as a constant of its value's dtype), unless the expression is
+  ``cast(...)``, ``zeros(...)`` or ``ones(...)``.
 
 Other new nodes get deterministic names from the root: ``<root>/<binding or op>``, made unique.
 """

@@ -83,6 +83,19 @@ def test_cast_chooses_the_dtype_of_a_const() -> None:
     assert stats["widen"].rejected == {"rewrite: Mul needs one type for T, but its inputs are float16 and float32": 1}
 
 
+def test_a_let_counts_as_a_constant_of_its_own_dtype() -> None:
+    narrow = rule(
+        'rule narrow { match Mul(x, c: Const) where all(c > 1) let h = cast(c, "float16") '
+        'rewrite Mul(x, Cast[DstT="float32"](const(h[0:2]))) }'
+    )
+    before = graph(placeholder("x"), const("c", [3.0, 4.0]), node("mul", "Mul", "x", "c"))
+    after, stats = apply(narrow, before, ["x"], ["mul"])
+    assert stats["narrow"].applied == 1
+    cast = after.node(after.node("mul").inputs[1].node)
+    assert cast.get("SrcT") == F16 and after.node(cast.inputs[0].node).value().dtype == np.float16
+    assert_equivalent(before, after, {"x": normal(2)}, ["mul"], rtol=1e-3)
+
+
 def test_a_shared_weight_gets_a_fresh_name_and_the_original_stays() -> None:
     before = graph(*_conv_mul(), node("other", "Conv2D", "x", "w", strides=[1, 1, 1, 1], padding="SAME"))
     after, _ = apply(FOLD, before, ["x"], ["mul", "other"])
