@@ -216,31 +216,45 @@ def check_rule(
     except InvalidArgument as exc:
         return RuleCheck(transform.name, 0, 0, 0.0, 0.0, ERROR, f"cannot generate graphs for it: {exc}")
 
+    def run_one(case: GraphCase, chosen: Mapping[str, Any]) -> Outcome:
+        return run_case(transform, case, chosen, rtol=rtol, atol=atol, numeric=numeric, extra=extra)
+
+    status, text = _explore(run_one, strategy, arg_strategy, tally, examples=examples, seed=seed)
+    if status == PASSED and tally.fired == 0 and require_fire:
+        status, text = NEVER_FIRED, f"{transform.name} changed none of the {tally.tried} generated graphs"
+    return RuleCheck(transform.name, tally.tried, tally.fired, tally.max_abs, tally.max_rel, status, text)
+
+
+def _explore(
+    run_one: Callable[[GraphCase, Mapping[str, Any]], Outcome],
+    strategy: st.SearchStrategy[GraphCase],
+    arg_strategy: st.SearchStrategy[Mapping[str, Any]],
+    tally: _Tally,
+    *,
+    examples: int | None,
+    seed: int | None,
+) -> tuple[str, str | None]:
+    """Run hypothesis over the cases; a failure comes back shrunk, with its text."""
+
     @_settings(examples, derandomize=seed is None)
     @hypothesis.seed(seed if seed is not None else 0)
     @given(case=strategy, data=st.data())
     def property_test(case: GraphCase, data: Any) -> None:
-        chosen = data.draw(arg_strategy, label="args")
-        outcome = run_case(transform, case, chosen, rtol=rtol, atol=atol, numeric=numeric, extra=extra)
+        outcome = run_one(case, data.draw(arg_strategy, label="args"))
         tally.add(outcome)
         if outcome.failure:
             tally.shrinking = True
             raise Counterexample(outcome.failure)
 
-    def result(status: str, text: str | None = None) -> RuleCheck:
-        return RuleCheck(transform.name, tally.tried, tally.fired, tally.max_abs, tally.max_rel, status, text)
-
     try:
         property_test()
     except Counterexample as exc:
-        return result(FAILED, str(exc))
+        return FAILED, str(exc)
     except GeneratorError as exc:
-        return result(ERROR, str(exc))
+        return ERROR, str(exc)
     except (Unsatisfiable, FailedHealthCheck) as exc:
-        return result(NEVER_FIRED, f"could not generate graphs for it: {str(exc).splitlines()[0]}")
-    if tally.fired == 0 and require_fire:
-        return result(NEVER_FIRED, f"{transform.name} changed none of the {tally.tried} generated graphs")
-    return result(PASSED)
+        return NEVER_FIRED, f"could not generate graphs for it: {str(exc).splitlines()[0]}"
+    return PASSED, None
 
 
 def _settings(examples: int | None, derandomize: bool) -> Any:
