@@ -37,7 +37,8 @@ from graphrewrite.engine.foldable import (
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.engine.kernels import KERNELS, Defer, OverBudget, Value, numpy_dtype
 
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024  # TF's ConstantFoldingOptions default
+
 
 @attrs.frozen
 class FoldOptions:
@@ -55,7 +56,7 @@ class FoldOptions:
 class FoldPlan:
     """The result of constant evaluation.
 
-    ``folded``: constant non-Const nodes whose uses now read constants (graph order).
+    ``folded``: constant non-Const nodes whose uses now read constants (topological order).
     ``constants``: the tensors to materialise, each with its value; every output of a folded
     node that a surviving node (or a protected name, or a ``^control`` edge, port 0) reads.
     ``control``: per folded node, the non-constant nodes its constants must still wait for.

@@ -15,8 +15,10 @@ into a graph:
 - ``_output_shapes`` attributes are removed unless ``clear_output_shapes=false``.
 
 Differences from GTT, on purpose: GTT names folded constants ``<node>/_<k>__cf__<id>`` and
-loses the original name; GTT lets ``exclude_op`` skip Shape ops of static shapes (TF checks
-shapes first); here exclusions always win.
+loses the original name; GTT leaves a folded node in place while ``^control`` edges still point
+at it (the variable reads a frozen function's NoOp waits on), here it becomes a Const of the
+same name; GTT lets ``exclude_op`` skip Shape ops of static shapes (TF checks shapes first),
+here exclusions always win.
 """
 
 from __future__ import annotations
