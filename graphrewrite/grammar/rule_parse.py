@@ -34,7 +34,11 @@ _TERMINAL_NAMES = {
 @functools.cache
 def _parser() -> lark.Lark:
     text = importlib.resources.files("graphrewrite.grammar").joinpath("rules.lark").read_text()
-    return lark.Lark(text, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True)
+    # cache=True: lark keeps the analysed LALR tables in a temp file keyed by the grammar's
+    # hash, so `graphrewrite rules` does not rebuild them on every start.
+    return lark.Lark(
+        text, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True, cache=True
+    )
 
 
 def parse_rules(text: str, *, source: str = "<rules>") -> A.RuleFile:

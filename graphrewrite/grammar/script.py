@@ -30,7 +30,7 @@ _COMMENTED_PAREN = re.compile(r"#[^\n]*\)")
 
 @functools.cache
 def _parser() -> Lark:
-    return Lark.open("transforms.lark", rel_to=__file__, parser="lalr", propagate_positions=True)
+    return Lark.open("transforms.lark", rel_to=__file__, parser="lalr", propagate_positions=True, cache=True)
 
 
 def parse_script(text: str, source: str = "<transforms>") -> Script:
