@@ -78,7 +78,7 @@ def _error_cell(m: Measurement) -> str:
 def table(rows: Sequence[Measurement], anchors: Iterable[str] = ANCHORS) -> str:
     """A Markdown table: one line per (graph, tool)."""
     anchors = [a for a in anchors if any(r.tool == a for r in rows)]
-    head = ["graph", "nodes", "tool", "nodes after", "seconds", "cpu s", *(f"×{a}" for a in anchors), "peak MiB", "max abs err"]
+    head = ["graph", "nodes", "tool", "nodes after", "seconds", "cpu s", "1st run s", *(f"×{a}" for a in anchors), "peak MiB", "max abs err"]
     lines = [_row(head), _row(["---"] * len(head))]
     for m in rows:
         if "error" in m.result:
@@ -93,6 +93,7 @@ def table(rows: Sequence[Measurement], anchors: Iterable[str] = ANCHORS) -> str:
                 f"{m.nodes_after:,}",
                 f"{m.seconds:.3f}",
                 f"{m.result['cpu_seconds']:.3f}" if "cpu_seconds" in m.result else "",
+                f"{m.result['first_seconds']:.3f}" if "first_seconds" in m.result else "",
                 *(_ratio(m, a, rows) for a in anchors),
                 f"{peak / 2**20:.1f}" if peak >= 0 else "n/a",
                 _error_cell(m),
