@@ -196,7 +196,16 @@ def graphs_from_pattern(
     for member in members:
         validate_pattern(member.pattern, member.name)
     names = tuple(dtype_name(d) for d in dtypes)
-    return _from_pattern(members, names, attempts, tuple(surround), dict(args or {}), max_inputs)
+    return _from_pattern(_Rules(members), names, attempts, tuple(surround), dict(args or {}), max_inputs)
+
+
+class _Rules(tuple):  # type: ignore[type-arg]
+    """The rules to build from; shown by name (hypothesis prints strategy arguments)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "rules(" + ", ".join(rule.name for rule in self) + ")"
 
 
 @st.composite

@@ -140,6 +140,22 @@ def requantized(draw: Any) -> GraphCase:
     return _evolve(case, graph)
 
 
+def big_weights() -> Any:
+    """Graphs holding a convolution or MatMul whose weights have at least 16 elements (what
+    round_weights touches), built from a pattern so that they always do."""
+    from graphrewrite.engine.pattern import Tensor, const, op
+    from graphrewrite.engine.rewrite import Rewrite
+    from graphrewrite.rules.rule import Rule
+    from graphrewrite.testing import graphs_from_pattern
+
+    def large(match: Any, graph: Any, ctx: Any) -> str | None:
+        return None if match.node("w").value().size >= 16 else "fewer than 16 weights"
+
+    pattern = op("Conv2D|MatMul|DepthwiseConv2dNative", Tensor("x"), const("w"))
+    probe = Rule("big_weights", "weights with 16+ elements", pattern, lambda m, g, c: Rewrite("big_weights", m.root), large)
+    return graphs_from_pattern(probe).filter(lambda case: bool(case.fires))
+
+
 # -- extra properties ---------------------------------------------------------------------------
 
 
@@ -282,7 +298,7 @@ PROPERTIES: Mapping[str, Prop] = {
     "set_inference_mode": Prop(numeric=False, extra=no_training_batch_norm),
     # lossy compression: the documented tolerances, on shallow linear graphs
     "quantize_weights": Prop(lambda: graphs(ops=LINEAR, max_nodes=3), {"minimum_size": 1}, _tolerance("quantize_weights")),
-    "round_weights": Prop(lambda: graphs(ops=LINEAR, max_nodes=3), {}, ROUNDING),
+    "round_weights": Prop(big_weights, {}, ROUNDING),
     "cast_weights": Prop(None, {"minimum_size": 1}, _tolerance("cast_weights")),
     "quantize_nodes": Prop(lambda: graphs(ops=("MatMul", "Conv2D", "Relu", "BiasAdd"), max_nodes=2), {}, _tolerance("quantize_nodes"),
                            examples=10, xfail=UNEQUAL_STRIDES),
