@@ -328,18 +328,27 @@ def test_registry_loads() -> None:
 
 
 def _params() -> list[Any]:
+    """One case per transform; a group gets one per member rule (the whole group runs on graphs
+    built from that member's pattern, so every member must fire)."""
     out = []
     for transform in TRANSFORMS:
         prop = PROPERTIES.get(transform.name, Prop())
         marks = [pytest.mark.xfail(reason=prop.xfail, strict=True)] if prop.xfail else []
-        out.append(pytest.param(transform, prop, id=transform.name, marks=marks))
+        members = getattr(transform, "rules", None) if prop.cases is None else None
+        for member in members or (None,):
+            name = transform.name if member is None else f"{transform.name}/{member.name}"
+            out.append(pytest.param(transform, prop, member, id=name, marks=marks))
     return out
 
 
-@pytest.mark.parametrize(("transform", "prop"), _params())
-def test_transform_property(transform: Any, prop: Prop) -> None:
+@pytest.mark.parametrize(("transform", "prop", "member"), _params())
+def test_transform_property(transform: Any, prop: Prop, member: Any) -> None:
+    from graphrewrite.testing import graphs_from_pattern
+
     is_pass = not hasattr(transform, "pattern") and not hasattr(transform, "rules")
     cases = prop.cases() if prop.cases is not None else (graphs() if is_pass else None)
+    if member is not None:
+        cases = graphs_from_pattern(member, args=prop.args if isinstance(prop.args, Mapping) else None)
     args = prop.args() if callable(prop.args) else prop.args
     rtol, atol = prop.tolerance
     found = check_rule(
