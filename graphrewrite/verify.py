@@ -53,6 +53,7 @@ class VerifyReport:
     rtol: float
     atol: float
     tolerance: str = "given"  # "float32 default", "float16 default", "quantized default", "given"
+    scale: str = "element"  # "element": |d| <= atol + rtol*|x|; "output": ... + rtol*max|x|
 
     @property
     def ok(self) -> bool:
@@ -70,7 +71,8 @@ class VerifyReport:
             rows.append((c.name, _number(c.max_abs), _number(c.max_rel), verdict))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         lines = ["  ".join([r[0].ljust(widths[0]), r[1].rjust(widths[1]), r[2].rjust(widths[2]), r[3]]) for r in rows]
-        lines.append(f"tolerance: rtol={self.rtol:g} atol={self.atol:g} ({self.tolerance})")
+        relative = "each element" if self.scale == "element" else "the output's largest magnitude"
+        lines.append(f"tolerance: rtol={self.rtol:g} atol={self.atol:g} ({self.tolerance}), relative to {relative}")
         return "\n".join(lines)
 
 
@@ -78,11 +80,13 @@ def _number(value: float) -> str:
     return "inf" if np.isinf(value) else f"{value:.3g}"
 
 
-def compare(name: str, expected: Any, actual: Any, *, rtol: float, atol: float) -> OutputCheck:
+def compare(name: str, expected: Any, actual: Any, *, rtol: float, atol: float, scale: str = "element") -> OutputCheck:
     """Compare one output; a shape or dtype change is a failure with a note, never an error.
 
-    ``max_rel`` is taken over elements whose expected magnitude exceeds *atol* (near zero a
-    relative error is noise; those elements are judged by *atol*).
+    With ``scale="element"`` (numpy's allclose) each element is judged against its own
+    magnitude; with ``scale="output"`` against the output's largest magnitude, the right
+    yardstick for lossy transforms, whose error is a fraction of the weights' range rather
+    than of each result. ``max_rel`` is taken over elements whose yardstick exceeds *atol*.
     """
     want, have = np.asarray(expected), np.asarray(actual)
     if want.shape != have.shape:
@@ -98,10 +102,12 @@ def compare(name: str, expected: Any, actual: Any, *, rtol: float, atol: float) 
         diff = np.abs(have64 - want64)
         agree = (np.isnan(want64) & np.isnan(have64)) | (np.isinf(want64) & (want64 == have64))
         diff = np.where(agree, 0.0, np.where(np.isnan(diff), np.inf, diff))
-        scale = np.abs(np.where(np.isfinite(want64), want64, 0.0))
+        size = np.abs(np.where(np.isfinite(want64), want64, 0.0))
+        if scale == "output" and size.size:
+            size = np.full_like(size, size.max())
         # Relative error where it means something: elements within atol of 0 are judged by atol.
-        rel = np.where((diff == 0) | (scale <= atol), 0.0, diff / np.maximum(scale, np.finfo(np.float64).tiny))
-    ok = bool(np.all(diff <= atol + rtol * scale))
+        rel = np.where((diff == 0) | (size <= atol), 0.0, diff / np.maximum(size, np.finfo(np.float64).tiny))
+    ok = bool(np.all(diff <= atol + rtol * size))
     max_abs = float(diff.max()) if diff.size else 0.0
     max_rel = float(rel.max()) if rel.size else 0.0
     return OutputCheck(name, max_abs, max_rel, ok)
@@ -210,6 +216,7 @@ def make_checker(
     input_shapes: Mapping[str, Sequence[int]] | str | None = None,
     feeds: Mapping[str, Any] | None = None,
     seed: int = 0,
+    scale: str | None = None,
 ) -> Callable[[Any], VerifyReport]:
     """Run *original_graph_def* once on random (or given) inputs; return a function that checks
     a candidate GraphDef against the stored outputs and returns a :class:`VerifyReport`."""
@@ -235,10 +242,13 @@ def make_checker(
         with GraphRunner(candidate.to_graphdef()) as runner:
             actual = runner.run(present, outputs)
         use_rtol, use_atol, why = _tolerance(candidate, rtol, atol)
+        # Lossy graphs (quantized, float16) are judged against each output's magnitude.
+        use_scale = scale or ("element" if why.endswith("float32 default") or why == "given" else "output")
         checks = tuple(
-            compare(name, want, have, rtol=use_rtol, atol=use_atol) for name, want, have in zip(outputs, reference, actual, strict=True)
+            compare(name, want, have, rtol=use_rtol, atol=use_atol, scale=use_scale)
+            for name, want, have in zip(outputs, reference, actual, strict=True)
         )
-        return VerifyReport(checks, use_rtol, use_atol, why)
+        return VerifyReport(checks, use_rtol, use_atol, why, use_scale)
 
     return check
 
@@ -254,6 +264,7 @@ def verify(
     input_shapes: Mapping[str, Sequence[int]] | str | None = None,
     feeds: Mapping[str, Any] | None = None,
     seed: int = 0,
+    scale: str | None = None,
 ) -> VerifyReport:
     """Run both graphs on the same inputs and compare each output (see the module docstring).
 
@@ -261,7 +272,8 @@ def verify(
     default by the transformed graph's types (:data:`TOLERANCES`).
     """
     checker = make_checker(
-        original_graph_def, inputs, outputs, rtol=rtol, atol=atol, input_shapes=input_shapes, feeds=feeds, seed=seed
+        original_graph_def, inputs, outputs, rtol=rtol, atol=atol, input_shapes=input_shapes, feeds=feeds, seed=seed,
+        scale=scale,
     )
     return checker(transformed_graph_def)
 

@@ -100,16 +100,18 @@ def _checker(args: argparse.Namespace, graph_def: Any, steps: Any) -> Any:
     from graphrewrite import verify  # the callable module
     from graphrewrite.stdlib_rules.tolerances import LOSSY, tolerance_for
 
-    rtol, atol = args.rtol, args.atol
-    if (rtol is None or atol is None) and any(step.name in LOSSY for step in steps):
+    rtol, atol, scale = args.rtol, args.atol, None
+    if any(step.name in LOSSY for step in steps):
         # Lossy steps (quantize_weights, round_weights, ...) get the tolerance their
-        # documented error implies; a tolerance the user gave always wins.
+        # documented error implies, relative to each output's magnitude; a tolerance the
+        # user gave always wins.
         auto_rtol, auto_atol = tolerance_for(steps)
         rtol = auto_rtol if rtol is None else rtol
         atol = auto_atol if atol is None else atol
+        scale = "output"
     return verify.make_checker(
         graph_def, args.inputs or None, args.outputs or None,
-        rtol=rtol, atol=atol, input_shapes=args.input_shapes or None,
+        rtol=rtol, atol=atol, input_shapes=args.input_shapes or None, scale=scale,
     )  # fmt: skip
 
 

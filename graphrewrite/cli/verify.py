@@ -16,7 +16,8 @@ TOLERANCE_HELP = (
     "defaults depend on the transformed graph: rtol=1e-4 atol=1e-5 for float32 graphs, "
     "rtol=1e-2 atol=1e-3 when it computes in float16/bfloat16, rtol=5e-2 atol=1e-2 when it "
     "holds quantized types or (De)quantize ops; an output is within tolerance when "
-    "|transformed - original| <= atol + rtol * |original| for every element"
+    "|transformed - original| <= atol + rtol * |original| for every element (float32), or "
+    "atol + rtol * max|original| over the output (float16 and quantized: see --relative_to)"
 )
 
 
@@ -32,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rtol", type=float, help=f"relative tolerance; {TOLERANCE_HELP}")
     parser.add_argument("--atol", type=float, help="absolute tolerance (see --rtol for the defaults)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the random inputs (default 0)")
+    parser.add_argument(
+        "--relative_to", choices=("element", "output"),
+        help="rtol relative to each element, or to the output's largest magnitude "
+        "(default: element for float32 graphs, output for float16 and quantized ones)",
+    )  # fmt: skip
     parser.epilog = (
         "Random inputs: floats from N(0,1), ints in [0,10), random bools. "
         "Exit status: 0 within tolerance, 1 not within tolerance or an error, 2 bad usage."
@@ -63,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         input_shapes=args.input_shapes or None,
         feeds=feeds,
         seed=args.seed,
+        scale=args.relative_to,
     )
     print(report.table())
     if not report.ok:

@@ -68,9 +68,23 @@ def tensor_to_numpy(tensor: Any) -> np.ndarray:
     return _tf.tf().make_ndarray(tensor)
 
 
+_PACKED_KINDS = "fiuc"  # dtypes whose TensorProto is the raw little-endian bytes
+
+
 def numpy_to_tensor(value: Any, dtype: DType | None = None) -> Any:
+    """A TensorProto holding *value*; numeric arrays are packed directly into
+    ``tensor_content`` (rewrites create thousands of constants; ``make_tensor_proto`` is slow)."""
     tf = _tf.tf()
     array = np.asarray(value)
+    if dtype is None and array.dtype.kind in _PACKED_KINDS and array.dtype.byteorder in "=<|":
+        try:
+            enum = tf.as_dtype(array.dtype).as_datatype_enum
+        except TypeError:
+            enum = None
+        if enum is not None:
+            proto = _tf.pb().TensorProto(dtype=enum, tensor_shape=shape_to_proto(tuple(array.shape)))
+            proto.tensor_content = np.ascontiguousarray(array).tobytes()
+            return proto
     kwargs = {"dtype": tf.as_dtype(dtype.enum)} if dtype is not None else {}
     return tf.make_tensor_proto(array, shape=array.shape, **kwargs)
 

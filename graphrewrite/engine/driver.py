@@ -129,17 +129,23 @@ def _collect(graph, roots, by_op, counters, ctx):  # type: ignore[no-untyped-def
                 counter.seconds += time.perf_counter() - start
             if rewrite is None:
                 continue
-            matched = rewrite.matched | {root}
-            if matched & touched or rewrite.touched & (touched | read):
+            # Overlap checks iterate over the (small) rewrite's sets, never over the batch's.
+            changes = rewrite.touched
+            if _meets(touched, rewrite.matched, root) or _meets(touched, changes) or _meets(read, changes):
                 deferred.add(root)
                 break
             batch.append(rewrite)
             counter.applied += 1
             fired.add(rule.name)
-            touched |= rewrite.touched
-            read |= matched
+            touched.update(changes)
+            read.update(rewrite.matched)
+            read.add(root)
             break
     return batch, deferred, fired
+
+
+def _meets(big: set[str], names: frozenset[str], *more: str) -> bool:
+    return any(n in big for n in names) or any(n in big for n in more)
 
 
 def _try(rule: PatternRule, graph: Graph, root: str, counter: RuleCounter, ctx: Context) -> Rewrite | None:

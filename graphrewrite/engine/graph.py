@@ -10,6 +10,7 @@ which returns a new graph and leaves the old one intact.
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -47,6 +48,9 @@ class TensorRef(NamedTuple):
 
 
 _new_ref = tuple.__new__
+
+# Decoded Const values by node (nodes are immutable, so a value never goes stale).
+_VALUES: weakref.WeakKeyDictionary[Node, Any] = weakref.WeakKeyDictionary()
 
 
 def _parse_ref(text: str) -> TensorRef:
@@ -128,10 +132,15 @@ class Node:
         return attrvalues.decode(self.attr[key])
 
     def value(self) -> Any:
-        """The numpy value of a Const node."""
-        from graphrewrite.engine import attrvalues
+        """The numpy value of a Const node (read-only: decoded once, shared by every rule)."""
+        cached = _VALUES.get(self)
+        if cached is None:
+            from graphrewrite.engine import attrvalues
 
-        return attrvalues.tensor_to_numpy(self.attr["value"].tensor)
+            cached = attrvalues.tensor_to_numpy(self.attr["value"].tensor)
+            cached.flags.writeable = False
+            _VALUES[self] = cached
+        return cached
 
     def to_nodedef(self) -> Any:
         if self.nodedef is not None:

@@ -172,3 +172,23 @@ def test_fast_paths_do_not_import_tensorflow(args):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
+
+
+def test_verify_uses_the_lossy_transforms_tolerance(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    nodes = [
+        Node.make("x", "Placeholder", [], {"dtype": F32, "shape": Shape((4, 64))}),
+        Node.make("w", "Const", [], {"dtype": F32, "value": rng.normal(size=(64, 32)).astype(np.float32)}),
+        Node.make("y", "MatMul", ["x", "w"], {"T": F32}),
+    ]
+    graph_file = tmp_path / "mm.pb"
+    io.save_graph(Graph.from_nodes(nodes).to_graphdef(), graph_file)
+    out = tmp_path / "out.pb"
+    assert _transform(graph_file, out, "--verify", script="quantize_weights(minimum_size=16)") == 0
+    err = capsys.readouterr().err
+    assert "yes" in err and out.exists()
+    assert "Dequantize" in {n.op for n in io.load_graph(out).node}
+    # The float32 default would reject the same result: the tolerance really came from the step.
+    assert _transform(graph_file, tmp_path / "strict.pb", "--verify", "--rtol=1e-6", "--atol=1e-7",
+                      script="quantize_weights(minimum_size=16)") == 1  # fmt: skip
+    assert not (tmp_path / "strict.pb").exists()

@@ -204,3 +204,13 @@ def test_verify_module_is_callable_like_the_package_function() -> None:
     import graphrewrite.verify as module
 
     assert module(matmul_mul(), folded(), ["x"], ["y"]).ok
+
+
+def test_output_scale_judges_small_elements_by_the_outputs_magnitude():
+    from graphrewrite.verify import compare
+
+    want = np.array([100.0, 0.001], np.float32)
+    have = np.array([100.0, 0.5], np.float32)
+    assert not compare("y", want, have, rtol=1e-2, atol=1e-3).ok
+    assert compare("y", want, have, rtol=1e-2, atol=1e-3, scale="output").ok
+    assert not compare("y", want, want + 2, rtol=1e-2, atol=1e-3, scale="output").ok
