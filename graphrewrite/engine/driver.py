@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from graphrewrite.engine.collector import collector_paused
 from graphrewrite.engine.errors import GraphRewriteError, SaturationError
 from graphrewrite.engine.graph import Graph, node_name
 from graphrewrite.engine.pattern import Match, Pattern, depth, match_at, root_ops
@@ -215,6 +216,11 @@ def run_steps(
     """Run *steps* in order. A step that fails stops the run unless it has ``ignore_errors``
     (GTT's meaning: the step then leaves the graph as it was). The result of every step must
     pass ``lint``, whatever ``ignore_errors`` says."""
+    with collector_paused():
+        return _run_steps(graph, steps, ctx, after_step)
+
+
+def _run_steps(graph: Graph, steps: Sequence[Step], ctx: Context, after_step: Any) -> tuple[Graph, Report]:
     from graphrewrite.engine.validate import check_graph
 
     reports = []

@@ -9,7 +9,6 @@ which returns a new graph and leaves the old one intact.
 
 from __future__ import annotations
 
-import gc
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -17,6 +16,7 @@ from typing import Any, NamedTuple
 import attrs
 
 from graphrewrite import _tf
+from graphrewrite.engine.collector import collector_paused
 from graphrewrite.engine.errors import NameNotFoundError, suggest
 
 CONTROL = -1
@@ -200,16 +200,8 @@ class Graph:
 
     @classmethod
     def from_nodes(cls, nodes: Iterable[Node], *, library: Any = None, versions: Any = None) -> Graph:
-        # Building a large graph allocates millions of small objects while the graph being
-        # read is already alive: Python's cyclic GC would walk all of them again and again
-        # (loading took 2.5x as long). Nothing here creates reference cycles.
-        if gc.isenabled():
-            gc.disable()
-            try:
-                return cls._from_nodes(nodes, library, versions)
-            finally:
-                gc.enable()
-        return cls._from_nodes(nodes, library, versions)
+        with collector_paused():
+            return cls._from_nodes(nodes, library, versions)
 
     @classmethod
     def _from_nodes(cls, nodes: Iterable[Node], library: Any, versions: Any) -> Graph:

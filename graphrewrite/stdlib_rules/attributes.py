@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from graphrewrite import _tf
+from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import RuleError, UsageError
 from graphrewrite.engine.graph import Graph, Node
 from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.opinfo import attr_defaults
-from graphrewrite.stdlib_rules.rewire import args_of, gc_paused, with_nodes
+from graphrewrite.stdlib_rules.rewire import args_of, with_nodes
 
 OP_NAME = Param("op_name", Kind.STRING, "*", doc="op type whose nodes change; * for every op")
 
@@ -55,7 +56,7 @@ RENAME_OP_PARAMS = (
 )
 
 
-@gc_paused
+@paused
 def rename_op(graph: Graph, ctx: Context) -> Graph:
     """Give every node of op ``old_op_name`` the op ``new_op_name``."""
     args = args_of(ctx, RENAME_OP_PARAMS)
@@ -75,7 +76,7 @@ RENAME_ATTRIBUTE_PARAMS = (
 )
 
 
-@gc_paused
+@paused
 def rename_attribute(graph: Graph, ctx: Context) -> Graph:
     """Move attribute ``old_attribute_name`` to ``new_attribute_name`` on the selected nodes."""
     args = args_of(ctx, RENAME_ATTRIBUTE_PARAMS)
@@ -100,7 +101,7 @@ def rename_attribute(graph: Graph, ctx: Context) -> Graph:
 REMOVE_ATTRIBUTE_PARAMS = (Param("attribute_name", Kind.STRING, required=True, doc="the attribute to delete"), OP_NAME)
 
 
-@gc_paused
+@paused
 def remove_attribute(graph: Graph, ctx: Context) -> Graph:
     """Delete attribute ``attribute_name`` from the selected nodes."""
     args = args_of(ctx, REMOVE_ATTRIBUTE_PARAMS)
@@ -130,7 +131,7 @@ def _check_device(device: str) -> None:
         raise UsageError(f"set_device: device={device!r} is not a device name: {exc}") from None
 
 
-@gc_paused
+@paused
 def set_device(graph: Graph, ctx: Context) -> Graph:
     """Set ``device`` on every node (or, with ``if_default``, on nodes that have none)."""
     args = args_of(ctx, SET_DEVICE_PARAMS)
@@ -144,7 +145,7 @@ def set_device(graph: Graph, ctx: Context) -> Graph:
     return with_nodes(graph, changed)
 
 
-@gc_paused
+@paused
 def remove_device(graph: Graph, ctx: Context) -> Graph:
     """Clear every node's ``device``."""
     return with_nodes(graph, {node.name: _rebuild(node, device="") for node in graph if node.device})
@@ -153,7 +154,7 @@ def remove_device(graph: Graph, ctx: Context) -> Graph:
 # -- control dependencies and defaults -----------------------------------------------------
 
 
-@gc_paused
+@paused
 def remove_control_dependencies(graph: Graph, ctx: Context) -> Graph:
     """Drop every control input (``^x``)."""
     changed = {
@@ -162,7 +163,7 @@ def remove_control_dependencies(graph: Graph, ctx: Context) -> Graph:
     return with_nodes(graph, changed)
 
 
-@gc_paused
+@paused
 def add_default_attributes(graph: Graph, ctx: Context) -> Graph:
     """Add every attribute the node's OpDef gives a default and the node lacks."""
     changed = {}

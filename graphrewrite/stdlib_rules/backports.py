@@ -17,12 +17,13 @@ from __future__ import annotations
 import numpy as np
 
 from graphrewrite.engine.attrvalues import DType
+from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import RuleError
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.opinfo import attr_names
-from graphrewrite.stdlib_rules.rewire import gc_paused, with_nodes
+from graphrewrite.stdlib_rules.rewire import with_nodes
 
 INT32, RESOURCE, STRING = DType(3), DType(20), DType(7)
 
@@ -42,7 +43,7 @@ def concat_v1(node: Node) -> Node:
     return Node(node.name, "Concat", inputs, node.device, attr)
 
 
-@gc_paused
+@paused
 def backport_concatv2(graph: Graph, ctx: Context) -> Graph:
     """Every ConcatV2 becomes Concat."""
     return with_nodes(graph, {n: concat_v1(graph.node(n)) for n in graph.nodes_of_op("ConcatV2")})
@@ -81,7 +82,7 @@ def _retype_handles(graph: Graph, sources: list[str], changed: dict[str, Node]) 
             stack.append(user)
 
 
-@gc_paused
+@paused
 def backport_tensor_array_v3(graph: Graph, ctx: Context) -> Graph:
     """TensorArray*V3 -> TensorArray*V2, flow outputs read from a Const 1.0."""
     changed = {n: as_v2(graph.node(n)) for op in RENAMED for n in graph.nodes_of_op(op)}

@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.bypass import Bypass, bypass
 from graphrewrite.stdlib_rules.opinfo import PLACEHOLDER_OPS, is_stateful
 from graphrewrite.stdlib_rules.ordering import execution_order
-from graphrewrite.stdlib_rules.rewire import gc_paused
 
 
 def mergeable(node: Node) -> bool:
@@ -137,7 +137,7 @@ class _SamePort(Mapping[int, TensorRef]):
         return 1
 
 
-@gc_paused
+@paused
 def merge_duplicate_nodes(graph: Graph, ctx: Context) -> Graph:
     """Merge duplicate nodes (see the module docstring)."""
     classes = duplicate_classes(graph)

@@ -11,12 +11,13 @@ import itertools
 import re
 from collections.abc import Iterator, Mapping
 
+from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import GraphError, NameNotFoundError, RuleError, UsageError
 from graphrewrite.engine.graph import Graph, Node, TensorRef
 from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Pass
-from graphrewrite.stdlib_rules.rewire import args_of, colocation, gc_paused, with_colocation
+from graphrewrite.stdlib_rules.rewire import args_of, colocation, with_colocation
 
 # TensorFlow's rule for node names (tensorflow/core/framework/node_def_util.cc).
 VALID_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*")
@@ -55,7 +56,7 @@ RENAME_NODE_PARAMS = (
 )
 
 
-@gc_paused
+@paused
 def rename_node(graph: Graph, ctx: Context) -> Graph:
     """Rename node ``old_node_name`` to ``new_node_name`` and every reference to it."""
     args = args_of(ctx, RENAME_NODE_PARAMS)
@@ -96,7 +97,7 @@ def base62_names(skip: frozenset[str] | set[str]) -> Iterator[str]:
                     yield name
 
 
-@gc_paused
+@paused
 def obfuscate_names(graph: Graph, ctx: Context) -> Graph:
     """Rename every node except the graph inputs and outputs to a short base-62 id."""
     kept, known = ctx.protected, graph.names

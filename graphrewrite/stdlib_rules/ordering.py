@@ -10,11 +10,11 @@ byte-identical output. Where we differ: a cycle is an error that names the nodes
 
 from __future__ import annotations
 
+from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import GraphError
 from graphrewrite.engine.graph import CONTROL, Graph
 from graphrewrite.rules.rule import Pass
-from graphrewrite.stdlib_rules.rewire import gc_paused
 
 MERGE_OPS = frozenset({"Merge", "RefMerge", "_XlaMerge"})
 
@@ -73,7 +73,7 @@ def _cycle_message(graph: Graph, nodes: list, pending: list[int], stuck: int) ->
     return f"sort_by_execution_order: the graph has a cycle: {shown} ({stuck} nodes cannot be ordered)"
 
 
-@gc_paused
+@paused
 def sort_by_execution_order(graph: Graph, ctx: Context) -> Graph:
     """The same nodes, in GTT's topological execution order."""
     order = execution_order(graph)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import attrs
 
+from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import UsageError
 from graphrewrite.engine.graph import CONTROL, Graph, Node
@@ -28,7 +29,7 @@ from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.bypass import Bypass, bypass
 from graphrewrite.stdlib_rules.opinfo import PLACEHOLDER_OPS, is_stateful
-from graphrewrite.stdlib_rules.rewire import args_of, gc_paused
+from graphrewrite.stdlib_rules.rewire import args_of
 
 PARAMS = (
     Param("op", Kind.STRING, repeated=True, required=True, doc="op type to splice out (repeat for several)"),
@@ -109,7 +110,7 @@ class Splicer:
         return Bypass(outputs, tuple(outputs.values()))
 
 
-@gc_paused
+@paused
 def remove_nodes(graph: Graph, ctx: Context) -> Graph:
     """Splice out every node of the given ops (see the module docstring)."""
     args = args_of(ctx, PARAMS)

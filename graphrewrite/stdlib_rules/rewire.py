@@ -7,8 +7,6 @@ entries (``loc:@name``), which TensorFlow refuses to import when they name a mis
 
 from __future__ import annotations
 
-import functools
-import gc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -18,27 +16,6 @@ from graphrewrite.rules.params import Param, defaults
 
 _LOC = "loc:@"
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def gc_paused(fn: F) -> F:
-    """Run *fn* with Python's cyclic garbage collector paused.
-
-    The passes allocate hundreds of thousands of small tuples on graphs whose nodes are
-    already millions of live objects; every full collection walks all of them, which made
-    the passes two to three times slower. The passes create no reference cycles.
-    """
-
-    @functools.wraps(fn)
-    def paused(*args: Any, **kwargs: Any) -> Any:
-        if not gc.isenabled():
-            return fn(*args, **kwargs)
-        gc.disable()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            gc.enable()
-
-    return paused  # type: ignore[return-value]
 
 
 def args_of(ctx: Context, params: Sequence[Param]) -> dict[str, Any]:

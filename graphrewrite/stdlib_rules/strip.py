@@ -24,13 +24,14 @@ from typing import Any
 import attrs
 
 from graphrewrite.engine.attrvalues import DType
+from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import GraphError, NameNotFoundError, RuleError, UsageError, suggest
 from graphrewrite.engine.graph import CONTROL, Graph, Node, node_name
 from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.opinfo import output_dtypes
-from graphrewrite.stdlib_rules.rewire import args_of, drop_colocation, gc_paused
+from graphrewrite.stdlib_rules.rewire import args_of, drop_colocation
 
 PARAMS = (
     Param("type", Kind.DTYPE, None, doc="dtype of new Placeholders (default: the input's own output type, else float)"),
@@ -150,7 +151,7 @@ def _existing(graph: Graph, names: Sequence[str], what: str) -> list[str]:
     return out
 
 
-@gc_paused
+@paused
 def strip_unused_nodes(graph: Graph, ctx: Context) -> Graph:
     """Keep what the outputs need; replace non-Placeholder inputs by Placeholders."""
     args = args_of(ctx, PARAMS)

@@ -1,0 +1,42 @@
+"""Pausing Python's cyclic garbage collector around graph-sized work.
+
+Loading and rewriting a large graph allocates hundreds of thousands of small objects while
+millions of live ones (the graph itself) already exist; every full collection walks all of
+them, which made loads and passes two to three times slower on a 170k-node graph. The engine
+and the standard passes create no reference cycles, so the collector is paused while they run
+(reference counting still frees everything) and restored afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gc
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """``with collector_paused(): ...``; nests, and restores the collector's previous state."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def paused(fn: F) -> F:
+    """Decorator form of :func:`collector_paused`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with collector_paused():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
