@@ -8,6 +8,7 @@ dtype (bfloat16, quint8, strings) is handled the way TensorFlow handles it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import attrs
@@ -38,11 +39,11 @@ class DType:
 
     @property
     def numpy(self) -> np.dtype:
-        return np.dtype(_tf.tf().as_dtype(self.enum).as_numpy_dtype)
+        return numpy_dtype(self.enum)
 
     @property
     def name(self) -> str:
-        return _tf.tf().as_dtype(self.enum).name
+        return _dtype_name(self.enum)
 
     def __str__(self) -> str:
         return self.name
@@ -60,15 +61,42 @@ class Shape(tuple):  # type: ignore[type-arg]
         return f"Shape({list(self)})"
 
 
+# TensorFlow's dtype objects are slow to look up (``tf.as_dtype`` per call); rewrites ask for
+# the same few dtypes thousands of times, so the answers are kept by enum.
+@functools.cache
+def numpy_dtype(enum: int) -> np.dtype:
+    """The numpy dtype of TF dtype number *enum* (TF's own ``as_numpy_dtype``)."""
+    return np.dtype(_tf.tf().as_dtype(enum).as_numpy_dtype)
+
+
+@functools.cache
+def _dtype_name(enum: int) -> str:
+    return str(_tf.tf().as_dtype(enum).name)
+
+
+@functools.cache
+def _dtype_of_numpy(dtype: np.dtype) -> DType:
+    return DType(_tf.tf().as_dtype(dtype).as_datatype_enum)
+
+
 def dtype_of_numpy(dtype: Any) -> DType:
-    return DType(_tf.tf().as_dtype(np.dtype(dtype)).as_datatype_enum)
+    return _dtype_of_numpy(np.dtype(dtype))
 
 
 def tensor_to_numpy(tensor: Any) -> np.ndarray:
+    """*tensor*'s value, exactly as ``tf.make_ndarray`` gives it (a fresh, writable array)."""
+    content = tensor.tensor_content
+    if content:  # make_ndarray's own first case, without its per-call dtype lookups
+        shape = [d.size for d in tensor.tensor_shape.dim]
+        return np.frombuffer(content, dtype=numpy_dtype(tensor.dtype)).copy().reshape(shape)
     return _tf.tf().make_ndarray(tensor)
 
 
 _PACKED_KINDS = "fiuc"  # dtypes whose TensorProto is the raw little-endian bytes
+# dtypes make_tensor_proto packs into tensor_content when a tensor has more than one element
+_CONTENT_DTYPES = frozenset(
+    np.dtype(t) for t in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint32", "uint64")
+)
 
 
 def numpy_to_tensor(value: Any, dtype: DType | None = None) -> Any:
@@ -76,6 +104,12 @@ def numpy_to_tensor(value: Any, dtype: DType | None = None) -> Any:
     ``tensor_content`` (rewrites create thousands of constants; ``make_tensor_proto`` is slow)."""
     tf = _tf.tf()
     array = np.asarray(value)
+    if dtype is not None and array.size > 1 and array.dtype in _CONTENT_DTYPES and array.dtype == numpy_dtype(dtype.enum):
+        # Exactly what make_tensor_proto(array, dtype=dtype, shape=array.shape) builds here
+        # (native byte order: the dtypes compared equal).
+        proto = _tf.pb().TensorProto(dtype=dtype.enum, tensor_shape=shape_to_proto(tuple(array.shape)))
+        proto.tensor_content = array.tobytes()
+        return proto
     if dtype is None and array.dtype.kind in _PACKED_KINDS and array.dtype.byteorder in "=<|":
         try:
             enum = tf.as_dtype(array.dtype).as_datatype_enum

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import attrs
 
 from graphrewrite import _tf
+from graphrewrite.engine import attrvalues
 from graphrewrite.engine.collector import collector_paused
 from graphrewrite.engine.errors import NameNotFoundError, suggest
 
@@ -68,6 +69,9 @@ def node_name(text: str) -> str:
     return TensorRef.parse(text).node
 
 
+_FIELDS = frozenset({"name", "op", "inputs", "device", "attr"})
+
+
 @attrs.frozen(slots=True, eq=False)
 class Node:
     """One operation: name, op type, input edges (data first, then control), device, attrs.
@@ -104,17 +108,26 @@ class Node:
 
     def evolve(self, **changes: Any) -> Node:
         """A copy with *changes*; the copy no longer claims the original NodeDef."""
-        return attrs.evolve(self, nodedef=None, **changes)
+        # Rewrites copy nodes by the hundred thousand: a direct constructor call, not
+        # attrs.evolve (which introspects the class on every call).
+        unknown = changes.keys() - _FIELDS
+        if unknown:
+            raise TypeError(f"Node has no field(s) {sorted(unknown)}")
+        return Node(
+            changes.get("name", self.name),
+            changes.get("op", self.op),
+            changes.get("inputs", self.inputs),
+            changes.get("device", self.device),
+            changes.get("attr", self.attr),
+        )
 
     def with_inputs(self, inputs: Iterable[TensorRef]) -> Node:
         data = [i for i in inputs if i.port != CONTROL]
         control = [i for i in inputs if i.port == CONTROL]
-        return self.evolve(inputs=tuple(data + control))
+        return Node(self.name, self.op, tuple(data + control), self.device, self.attr)
 
     def with_attrs(self, **values: Any) -> Node:
         """A copy with attributes set from Python values (see ``attrvalues.encode``)."""
-        from graphrewrite.engine import attrvalues
-
         attr = dict(self.attr)
         for key, value in values.items():
             attr[key] = attrvalues.encode(value)
@@ -125,8 +138,6 @@ class Node:
 
     def get(self, key: str, default: Any = None) -> Any:
         """The Python value of attribute *key* (see ``attrvalues.decode``), or *default*."""
-        from graphrewrite.engine import attrvalues
-
         if key not in self.attr:
             return default
         return attrvalues.decode(self.attr[key])
@@ -135,8 +146,6 @@ class Node:
         """The numpy value of a Const node (read-only: decoded once, shared by every rule)."""
         cached = _VALUES.get(self)
         if cached is None:
-            from graphrewrite.engine import attrvalues
-
             cached = attrvalues.tensor_to_numpy(self.attr["value"].tensor)
             cached.flags.writeable = False
             _VALUES[self] = cached
@@ -160,8 +169,6 @@ class Node:
         device: str = "",
     ) -> Node:
         """A new node; *attrs_* values may be Python values or AttrValue protos."""
-        from graphrewrite.engine import attrvalues
-
         refs = [i if isinstance(i, TensorRef) else TensorRef.parse(i) for i in inputs]
         attr = {k: attrvalues.encode(v) for k, v in (attrs_ or {}).items()}
         return Node(name, op, (), device, attr).with_inputs(refs)
