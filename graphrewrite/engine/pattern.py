@@ -128,9 +128,103 @@ def match_at(graph: Graph, pattern: Pattern, root: str, trace: Trace | None = No
     node = graph.get(root)
     if node is None or not isinstance(pattern, Op):
         return None
-    for bindings, nodes in _match_node(graph, pattern, node, ({}, ()), 0, trace):
-        return Match(root, bindings, nodes)
+    if trace is None:
+        bindings: dict[str, Any] = {}
+        nodes: list[str] = []
+        if not _first_node(graph, pattern, node, bindings, nodes):
+            return None  # no match even with every reused name left unconstrained
+        if not _reuses_names(pattern):
+            return Match(root, bindings, tuple(nodes))
+    for bindings, names in _match_node(graph, pattern, node, ({}, ()), 0, trace):
+        return Match(root, bindings, names)
     return None
+
+
+# -- the fast path: patterns that bind no name twice ---------------------------------------
+#
+# When no name is bound twice, binding never fails, so whether one input matches never depends
+# on how an earlier input matched: the first match of each input is the one the backtracking
+# matcher would keep, and only a commutative node's second operand order needs retrying. This
+# path finds exactly the match the generator finds, with plain calls into mutable
+# accumulators, and is what the driver uses. A pattern that does reuse a name is first run
+# through it as if every name were distinct: when even that fails (most tries do, at an op
+# type), no match exists and the generator is not needed. ``explain`` (a trace) always takes
+# the generator, whose failure reports come from its full search.
+
+_REUSES: dict[int, tuple[Pattern, bool]] = {}  # by id: patterns may hold unhashable attr values
+
+
+def _reuses_names(pattern: Op) -> bool:
+    found = _REUSES.get(id(pattern))
+    if found is None or found[0] is not pattern:
+        names: list[str] = []
+        _collect_names(pattern, names)
+        found = _REUSES[id(pattern)] = (pattern, len(names) != len(set(names)))
+    return found[1]
+
+
+def _collect_names(pattern: Pattern, names: list[str]) -> None:
+    if pattern.bind is not None and pattern.bind != "_":
+        names.append(pattern.bind)
+    if isinstance(pattern, Op) and pattern.inputs:
+        for child in pattern.inputs:
+            _collect_names(child, names)
+        if pattern.variadic:  # the last input pattern repeats: its names may bind many times
+            _collect_names(pattern.inputs[-1], names)
+
+
+def _first_node(graph: Graph, pat: Op, node: Node, bindings: dict[str, Any], nodes: list[str]) -> bool:
+    """Match *pat* at *node*, adding to *bindings* and *nodes* (a reused name is overwritten,
+    not compared); on False they hold leftovers the caller discards (or rolls back, at a
+    commutative node)."""
+    if pat.ops is not None and node.op not in pat.ops:
+        return False
+    for key, want in pat.attributes:
+        if not _attr_equal(node.get(key), want):
+            return False
+    if pat.check is not None and pat.check(node):
+        return False
+    if pat.bind is not None and pat.bind != "_":
+        bindings[pat.bind] = node
+    nodes.append(node.name)
+    pats = pat.inputs
+    if pats is None:
+        return True
+    data = [i for i in node.inputs if i.port != CONTROL]
+    if pat.variadic:
+        if len(data) < len(pats):
+            return False
+        pats = pats[:-1] + (pats[-1],) * (len(data) - len(pats) + 1)
+    elif len(data) != len(pats):
+        return False
+    if len(data) == 2 and node.op in COMMUTATIVE:
+        saved, mark = dict(bindings), len(nodes)
+        if _first_inputs(graph, pats, data, bindings, nodes):
+            return True
+        bindings.clear()
+        bindings.update(saved)
+        del nodes[mark:]
+        data.reverse()
+    return _first_inputs(graph, pats, data, bindings, nodes)
+
+
+def _first_inputs(
+    graph: Graph, pats: tuple[Pattern, ...], refs: list[TensorRef], bindings: dict[str, Any], nodes: list[str]
+) -> bool:
+    for pat, ref in zip(pats, refs):  # noqa: B905  (same length: checked by the caller)
+        if isinstance(pat, Tensor):
+            if pat.bind is not None and pat.bind != "_":
+                bindings[pat.bind] = ref
+            continue
+        if pat.port is not None and ref.port != pat.port:
+            return False
+        node = graph.get(ref.node)
+        if node is None or not _first_node(graph, pat, node, bindings, nodes):
+            return False
+    return True
+
+
+# -- the general matcher: backtracking generators -------------------------------------------
 
 
 def _bind(env: Env, name: str | None, value: Any) -> Env | None:
