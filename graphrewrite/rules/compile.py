@@ -22,6 +22,7 @@ from graphrewrite.engine.pattern import Match, Op, Pattern, Tensor
 from graphrewrite.engine.rewrite import Rewrite
 from graphrewrite.grammar import rule_ast as A
 from graphrewrite.rules.checks import BindingInfo, Checker, literal_value
+from graphrewrite.rules.closures import Closure, Compiled
 from graphrewrite.rules.expr import Bound, Env, EvalError
 from graphrewrite.rules.predicates import FUNCTIONS
 from graphrewrite.rules.rule import Group, Rule, Transform
@@ -32,7 +33,10 @@ INTERNAL = "%"  # prefix of the bindings the compiler gives unnamed pattern node
 
 @attrs.define(eq=False)
 class Program:
-    """A compiled rule's parts that run per match: bindings, lets, conditions, template."""
+    """A compiled rule's parts that run per match: bindings, lets, conditions, template.
+
+    Every expression is compiled to a closure once, here (see :mod:`graphrewrite.rules.closures`).
+    """
 
     name: str
     bindings: Mapping[str, BindingInfo]
@@ -40,36 +44,49 @@ class Program:
     wheres: tuple[A.Where, ...]
     rewrite: A.Template
     _last: tuple[Any, ...] = ()  # (match, graph, env): guard and builder share one Env
+    _compiled: Compiled = attrs.field(init=False)
+    _conditions: tuple[tuple[str, Closure], ...] = attrs.field(init=False)
+    _slots: tuple[tuple[str, BindingInfo], ...] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._compiled = Compiled(self.lets, FUNCTIONS)
+        for expr in self.lets.values():
+            self._compiled.closure(expr)
+        for expr in _template_exprs(self.rewrite):
+            self._compiled.closure(expr)
+        self._conditions = tuple((w.text, self._compiled.closure(w.expr)) for w in self.wheres)
+        self._slots = tuple((n, info) for n, info in self.bindings.items() if not n.startswith(INTERNAL))
 
     def env(self, match: Match, graph: Graph, ctx: Any) -> Env:
         if self._last and self._last[0] is match and self._last[1] is graph:
             return self._last[2]  # type: ignore[no-any-return]
         bound = {}
-        for name, info in self.bindings.items():
-            if name.startswith(INTERNAL) or name not in match.bindings:
+        bindings = match.bindings
+        for name, info in self._slots:
+            value = bindings.get(name)
+            if value is None:
                 continue
-            value = match.bindings[name]
             node: Node | None
             if isinstance(value, Node):
                 ref, node = TensorRef(value.name, info.port), value
             else:
                 ref, node = value, graph.get(value.node)
-            consumer = match.bindings.get(info.parent) if info.parent else None
+            consumer = bindings.get(info.parent) if info.parent else None
             bound[name] = Bound(name, ref, node, info.is_node, consumer if isinstance(consumer, Node) else None, info.index)
-        env = Env(bound, self.lets, FUNCTIONS, graph, ctx)
+        env = Env(bound, self.lets, FUNCTIONS, graph, ctx, self._compiled)
         self._last = (match, graph, env)
         return env
 
     def guard(self, match: Match, graph: Graph, ctx: Any) -> str | None:
         """None when every ``where`` condition holds, else the first failure as a reason."""
         env = self.env(match, graph, ctx)
-        for where in self.wheres:
+        for text, condition in self._conditions:
             try:
-                holds = env.truth(env.eval(where.expr))
+                holds = env.truth(condition(env))
             except EvalError as exc:
-                return f"where {where.text}: {exc}"
+                return f"where {text}: {exc}"
             if not holds:
-                return f"where {where.text} is false"
+                return f"where {text} is false"
         return None
 
     def build(self, match: Match, graph: Graph, ctx: Any) -> Rewrite | str:
@@ -78,6 +95,18 @@ class Program:
             return build_rewrite(self.name, self.rewrite, env, match, graph)
         finally:
             self._last = ()
+
+
+def _template_exprs(template: A.Template) -> list[A.Expr]:
+    """The expressions a rewrite template evaluates: const(...) values and attribute settings."""
+    if isinstance(template, A.ConstTemplate):
+        return [template.expr]
+    if isinstance(template, A.NodeTemplate):
+        found = [s.value for s in template.attributes]
+        for child in template.inputs:
+            found += _template_exprs(child)
+        return found
+    return []
 
 
 class _PatternCompiler:

@@ -11,6 +11,7 @@ rule reports as its reason for not firing.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 
 from graphrewrite.engine.graph import Node, TensorRef
 from graphrewrite.grammar import rule_ast as A
+from graphrewrite.rules import channels
 
 
 class EvalError(Exception):
@@ -48,7 +50,8 @@ class Channelled:
 
     @property
     def channels(self) -> int:
-        return int(np.prod([self.array.shape[a] for a in self.axes]))
+        shape = self.array.shape
+        return math.prod(shape[a] for a in self.axes)
 
     def expand(self, vector: np.ndarray) -> np.ndarray:
         """*vector* (one value per channel) shaped to broadcast along this array's channel axes."""
@@ -67,6 +70,7 @@ _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }  # fmt: skip
+COMPARE_OPS = frozenset(_COMPARE)
 
 
 def plain(value: Any) -> Any:
@@ -79,7 +83,12 @@ def shape_text(value: Any) -> str:
 
 
 class Env:
-    """Evaluates expressions for one match. *functions* maps names to library functions."""
+    """One match's evaluation state: bound names, let values, the constants read so far.
+
+    Expressions are evaluated by closures compiled once per rule (:mod:`graphrewrite.rules.closures`);
+    *compiled* holds a rule's closures (None: compile on first use). *functions* maps names to
+    library functions.
+    """
 
     def __init__(
         self,
@@ -88,12 +97,18 @@ class Env:
         functions: Mapping[str, Any],
         graph: Any,
         ctx: Any,
+        compiled: Any = None,
     ):
+        if compiled is None:
+            from graphrewrite.rules.closures import Compiled  # closures imports this module
+
+            compiled = Compiled(lets, functions)
         self.bound = bound
         self.lets = lets
         self.functions = functions
         self.graph = graph
         self.ctx = ctx
+        self.compiled = compiled
         self._values: dict[str, tuple[Any, tuple[np.dtype, ...]]] = {}
         self._arrays: dict[str, Any] = {}
         self.const_dtypes: list[np.dtype] = []  # dtypes of the constants read, for const()
@@ -101,28 +116,31 @@ class Env:
     # -- values of names --
 
     def lookup(self, name: str) -> Any:
-        if name in self._values:
-            value, dtypes = self._values[name]
-            self.const_dtypes.extend(dtypes)
-            return value
         if name in self.lets:
-            mark = len(self.const_dtypes)
-            value = self.eval(self.lets[name])
-            del self.const_dtypes[mark:]  # a let counts as one constant of its own dtype
-            array = plain(value)
-            dtypes = (np.asarray(array).dtype,) if isinstance(array, (np.ndarray, np.generic)) else ()
-            self._values[name] = (value, dtypes)
-            self.const_dtypes.extend(dtypes)
-            return value
+            return self.let(name)
         if name in self.bound:
             return self.bound[name]
         raise EvalError(f"'{name}' is not bound")
 
+    def let(self, name: str) -> Any:
+        """The value of let *name*, computed on first use; it counts as one constant read."""
+        if name in self._values:
+            value, dtypes = self._values[name]
+            self.const_dtypes.extend(dtypes)
+            return value
+        mark = len(self.const_dtypes)
+        value = self.eval(self.lets[name])
+        del self.const_dtypes[mark:]  # a let counts as one constant of its own dtype
+        array = plain(value)
+        dtypes = (np.asarray(array).dtype,) if isinstance(array, (np.ndarray, np.generic)) else ()
+        self._values[name] = (value, dtypes)
+        self.const_dtypes.extend(dtypes)
+        return value
+
     def array(self, bound: Bound) -> Any:
         """The value of a bound constant: a numpy array, Channelled when its role has channels."""
-        if bound.name not in self._arrays:
-            from graphrewrite.rules import channels
-
+        value = self._arrays.get(bound.name)
+        if value is None:
             node = bound.node
             if node is None or node.op != "Const" or bound.ref.port != 0:
                 what = f"{node.op} '{node.name}'" if node is not None else f"missing node '{bound.ref.node}'"
@@ -132,7 +150,6 @@ class Env:
             if axes is not None and value.ndim > max(axes):
                 value = Channelled(value, axes, bound.name)
             self._arrays[bound.name] = value
-        value = self._arrays[bound.name]
         self.const_dtypes.append(plain(value).dtype)
         return value
 
@@ -149,74 +166,18 @@ class Env:
     # -- evaluation --
 
     def eval(self, expr: A.Expr) -> Any:
-        method = getattr(self, "_eval_" + type(expr).__name__)
-        return method(expr)
+        """The value of *expr* for this match."""
+        return self.compiled.closure(expr)(self)
 
-    def _eval_Literal(self, expr: A.Literal) -> Any:
-        return expr.value
-
-    def _eval_Name(self, expr: A.Name) -> Any:
-        return self.lookup(expr.id)
-
-    def _eval_ListExpr(self, expr: A.ListExpr) -> Any:
-        return [self._scalar_or_array(self.eval(item)) for item in expr.items]
-
-    def _scalar_or_array(self, value: Any) -> Any:
-        return plain(self.numeric(value)) if isinstance(value, Bound) else value
-
-    def _eval_GetAttr(self, expr: A.GetAttr) -> Any:
-        from graphrewrite.rules.predicates import node_attr
-
-        target = self.eval(expr.obj)
-        if not isinstance(target, Bound) or not target.is_node or target.node is None:
-            raise EvalError(f"'.{expr.attr}' needs a bound node")
-        return node_attr(target.node, expr.attr)
-
-    def _eval_Index(self, expr: A.Index) -> Any:
-        obj = self.eval(expr.obj)
-        target = obj if isinstance(obj, (list, tuple, str)) else plain(self.numeric(obj))
-        try:
-            if expr.is_slice:
-                start = None if expr.start is None else self._index(self.eval(expr.start))
-                stop = None if expr.stop is None else self._index(self.eval(expr.stop))
-                return target[start:stop]
-            key = self._index(self.eval(expr.start))  # type: ignore[arg-type]
-            return target[key]
-        except (IndexError, TypeError) as exc:
-            raise EvalError(f"cannot index a value of shape {shape_text(target)}: {exc}") from None
-
-    def _index(self, value: Any) -> Any:
+    def index(self, value: Any) -> Any:
+        """*value* as an index: a Python int when it is one number."""
         value = plain(self.numeric(value))
         if isinstance(value, np.ndarray) and value.ndim == 0:
             value = value.item()
         return int(value) if isinstance(value, (int, np.integer)) else value
 
-    def _eval_Call(self, expr: A.Call) -> Any:
-        function = self.functions[expr.func]
-        args = [self.eval(a) for a in expr.args]
-        kwargs = {k: self.eval(v) for k, v in expr.kwargs}
-        if not function.raw:
-            args = [self.numeric(a) for a in args]
-            kwargs = {k: self.numeric(v) for k, v in kwargs.items()}
-        return function.impl(self, *args, **kwargs)
-
-    def _eval_Unary(self, expr: A.Unary) -> Any:
-        if expr.op == "not":
-            return not self.truth(self.eval(expr.operand))
-        value = self.numeric(self.eval(expr.operand))
-        return value.with_array(-value.array) if isinstance(value, Channelled) else -value
-
-    def _eval_Binary(self, expr: A.Binary) -> Any:
-        if expr.op == "and":
-            return self.truth(self.eval(expr.left)) and self.truth(self.eval(expr.right))
-        if expr.op == "or":
-            return self.truth(self.eval(expr.left)) or self.truth(self.eval(expr.right))
-        left, right = self.eval(expr.left), self.eval(expr.right)
-        if expr.op in _COMPARE:
-            return compare(expr.op, self._comparable(left), self._comparable(right))
-        return combine(expr.op, self.numeric(left), self.numeric(right))
-
-    def _comparable(self, value: Any) -> Any:
+    def comparable(self, value: Any) -> Any:
+        """*value* as ``==`` and friends compare it (bound constants become arrays)."""
         return plain(self.numeric(value)) if isinstance(value, Bound) else plain(value)
 
     def truth(self, value: Any) -> bool:
