@@ -67,9 +67,16 @@ def speed(rows: Sequence[Measurement]) -> list[str]:
             ratio = ours.seconds / other.seconds
             out.append(
                 f"{_verdict(ratio <= limit)}  time {graph}: {ours.seconds:.3f} s = {ratio:.2f}× {anchor} "
-                f"({other.seconds:.3f} s; target <= {limit}×)"
+                f"({other.seconds:.3f} s; target <= {limit}×){_cpu_ratio(ours, other)}"
             )
     return out
+
+
+def _cpu_ratio(ours: Measurement, other: Measurement) -> str:
+    """The same ratio on CPU time: what the wall ratio would be on an idle machine, for
+    single-threaded tools (a hint, not the target)."""
+    a, b = ours.result.get("cpu_seconds"), other.result.get("cpu_seconds")
+    return f" [cpu {a / b:.2f}×]" if a and b else ""
 
 
 def big_chain(rows: Sequence[Measurement]) -> list[str]:
