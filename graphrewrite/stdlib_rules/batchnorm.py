@@ -1,6 +1,10 @@
 """The standard rules written in the rule language: batch-norm folding, GTT's convolution
 fusions, atrous flattening and arithmetic identities.
 
+``simplify_arithmetic`` also holds the Python rules of :mod:`graphrewrite.stdlib_rules.hoist`
+(hoisting unary ops over concatenations, flattening nested concatenations, removing
+``IdentityN``), which the rule language cannot express; :func:`load_all` adds them to the group.
+
 The ``.rules`` files beside this module are compiled when it is imported, without op-registry
 validation so that importing the registry does not import TensorFlow (a test compiles them
 with validation). Only the transforms named in :data:`EXPORTED` enter the standard registry;
@@ -11,8 +15,11 @@ from __future__ import annotations
 
 import importlib.resources
 
+import attrs
+
 from graphrewrite.rules.loader import load_rules_text
-from graphrewrite.rules.rule import Transform
+from graphrewrite.rules.rule import Group, Transform
+from graphrewrite.stdlib_rules import hoist
 
 RULE_FILES = ("batchnorm.rules", "fuse.rules", "arithmetic.rules")
 
@@ -38,6 +45,15 @@ def load_all(*, validate: bool = False) -> dict[str, Transform]:
     for name in RULE_FILES:
         for transform in load_rules_text(rule_file_text(name), source=name, validate=validate):
             found[transform.name] = transform
+    return _with_python_rules(found)
+
+
+def _with_python_rules(found: dict[str, Transform]) -> dict[str, Transform]:
+    """*found* with :data:`hoist.RULES` appended to ``simplify_arithmetic`` (and named on their own)."""
+    group = found["simplify_arithmetic"]
+    assert isinstance(group, Group)  # written as a group in arithmetic.rules
+    found["simplify_arithmetic"] = attrs.evolve(group, rules=group.rules + hoist.RULES)
+    found.update((rule.name, rule) for rule in hoist.RULES)
     return found
 
 

@@ -4,8 +4,11 @@ randomised so that folding is not an identity), through the public API and GTT's
     strip_unused_nodes remove_nodes(op=Identity, op=CheckNumerics) fold_constants(ignore_errors=true)
     fold_batch_norms fold_old_batch_norms merge_duplicate_nodes sort_by_execution_order
 
-Afterwards no Rsqrt and no batch-norm op is left, the outputs match the original graph's, and
-the graph is no larger than grappler makes it from the same input in the same run.
+Afterwards no Rsqrt and no batch-norm op is left and the outputs match the original graph's.
+With ``simplify_arithmetic`` inserted after ``fold_old_batch_norms`` (:data:`ARITHMETIC_PIPELINE`)
+the graph is no larger than grappler makes it from the same input in the same run, for every
+model; GTT's literal recipe has no arithmetic-optimizer step and stays above grappler on the
+models whose graphs need one (InceptionV3, EfficientNetB0).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ PIPELINE = (
     "strip_unused_nodes remove_nodes(op=Identity, op=CheckNumerics) fold_constants(ignore_errors=true) "
     "fold_batch_norms fold_old_batch_norms merge_duplicate_nodes sort_by_execution_order"
 )
+ARITHMETIC_PIPELINE = PIPELINE.replace("fold_old_batch_norms", "fold_old_batch_norms simplify_arithmetic")
 MODELS = {  # name: input size
     "MobileNetV2": 224,
     "ResNet50": 224,
@@ -33,6 +37,15 @@ MODELS = {  # name: input size
     "DenseNet121": 224,
 }
 BATCH_NORM_OPS = {"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "BatchNormWithGlobalNormalization"}
+# Measured with GTT's literal recipe: what grappler's arithmetic optimizer, constant folding
+# and dependency optimizer remove and the recipe cannot (simplify_arithmetic can).
+ABOVE_GRAPPLER = {
+    "InceptionV3": "506 nodes vs grappler's 481: Relu(a), Relu(b) feeding one ConcatV2 are not hoisted into "
+    "Relu(ConcatV2(a, b)) (94 Relu vs 63) and nested ConcatV2 are not merged (15 vs 11); GTT's recipe has no "
+    "arithmetic-optimizer step",
+    "EfficientNetB0": "559 nodes vs grappler's 518: swish's custom-gradient IdentityN (49) and its Mul by beta=1 "
+    "(115 Mul vs 83) stay; GTT's recipe has no arithmetic-optimizer step",
+}
 
 
 def _freeze(name: str, size: int) -> tuple[Any, str, str]:
@@ -61,10 +74,23 @@ def folded(request: pytest.FixtureRequest) -> dict[str, Any]:
     size = MODELS[name]
     graph_def, inp, out = _freeze(name, size)
     after = graphrewrite.transform_graph(graph_def, [inp], [out], PIPELINE)
+    simplified = graphrewrite.transform_graph(graph_def, [inp], [out], ARITHMETIC_PIPELINE)
     x = np.random.default_rng(1).uniform(-1, 1, (1, size, size, 3)).astype(np.float32)
     (want,) = run_graph(graph_def, {inp: x}, [out])
     (got,) = run_graph(after, {inp: x}, [out])
-    return {"name": name, "before": graph_def, "after": after, "want": want, "got": got, "output": out}
+    (got_simplified,) = run_graph(simplified, {inp: x}, [out])
+    return {
+        "name": name, "before": graph_def, "after": after, "want": want, "got": got, "output": out,
+        "simplified": simplified, "got_simplified": got_simplified,
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def grappler_nodes(folded: dict[str, Any]) -> int:
+    """Measured in the same run: grappler's inference optimizers on the same frozen graph."""
+    from benchmarks.anchors import grappler_tool
+
+    return len(grappler_tool(folded["before"], [], [folded["output"]], "").node)
 
 
 def test_no_batch_norm_is_left(folded: dict[str, Any]) -> None:
@@ -79,10 +105,20 @@ def test_outputs_match(folded: dict[str, Any]) -> None:
     np.testing.assert_allclose(folded["got"], folded["want"], rtol=1e-4, atol=1e-5)
 
 
-def test_node_count_at_most_grappler(folded: dict[str, Any]) -> None:
-    """Measured in the same run: grappler's inference optimizers on the same frozen graph."""
-    from benchmarks.anchors import grappler_tool
-
+def test_node_count_at_most_grappler(folded: dict[str, Any], grappler_nodes: int, request: pytest.FixtureRequest) -> None:
+    if folded["name"] in ABOVE_GRAPPLER:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=ABOVE_GRAPPLER[folded["name"]]))
     ours = len(folded["after"].node)
-    theirs = len(grappler_tool(folded["before"], [], [folded["output"]], "").node)
-    assert ours <= theirs, f"{folded['name']}: {ours} nodes after the pipeline, grappler reaches {theirs}"
+    assert ours <= grappler_nodes, f"{folded['name']}: {ours} nodes after the pipeline, grappler reaches {grappler_nodes}"
+
+
+def test_simplify_arithmetic_reaches_grappler(folded: dict[str, Any], grappler_nodes: int) -> None:
+    """The recipe with simplify_arithmetic after fold_old_batch_norms: at most grappler's node
+    count, and still the original outputs."""
+    ours = len(folded["simplified"].node)
+    assert ours <= grappler_nodes, (
+        f"{folded['name']}: {ours} nodes after the pipeline with simplify_arithmetic, grappler reaches {grappler_nodes}"
+    )
+    np.testing.assert_allclose(folded["got_simplified"], folded["want"], rtol=1e-4, atol=1e-5)
+    ops = Counter(n.op for n in folded["simplified"].node)
+    assert ops["IdentityN"] == 0 and ops["Rsqrt"] == 0 and not BATCH_NORM_OPS & set(ops)
