@@ -104,11 +104,9 @@ def numpy_to_tensor(value: Any, dtype: DType | None = None) -> Any:
     ``tensor_content`` (rewrites create thousands of constants; ``make_tensor_proto`` is slow)."""
     tf = _tf.tf()
     array = np.asarray(value)
-    if dtype is not None and array.size > 1 and array.dtype in _CONTENT_DTYPES and array.dtype == numpy_dtype(dtype.enum):
-        # Exactly what make_tensor_proto(array, dtype=dtype, shape=array.shape) builds here
-        # (native byte order: the dtypes compared equal).
-        proto = _tf.pb().TensorProto(dtype=dtype.enum, tensor_shape=shape_to_proto(tuple(array.shape)))
-        proto.tensor_content = array.tobytes()
+    if dtype is not None and _packs_as_content(array, dtype):
+        proto = _tf.pb().TensorProto()
+        _fill_content(proto, array, dtype)
         return proto
     if dtype is None and array.dtype.kind in _PACKED_KINDS and array.dtype.byteorder in "=<|":
         try:
@@ -121,6 +119,39 @@ def numpy_to_tensor(value: Any, dtype: DType | None = None) -> Any:
             return proto
     kwargs = {"dtype": tf.as_dtype(dtype.enum)} if dtype is not None else {}
     return tf.make_tensor_proto(array, shape=array.shape, **kwargs)
+
+
+def tensor_attr(value: Any, dtype: DType) -> Any:
+    """``encode(numpy_to_tensor(value, dtype))``, built in place (no copy of the tensor)."""
+    out = _tf.pb().AttrValue()
+    array = np.asarray(value)
+    if _packs_as_content(array, dtype):
+        _fill_content(out.tensor, array, dtype)
+    else:
+        out.tensor.CopyFrom(numpy_to_tensor(array, dtype))
+    return out
+
+
+@functools.cache
+def type_attr(dtype: DType) -> Any:
+    """``encode(dtype)``, one shared AttrValue per dtype (node attributes are never mutated)."""
+    return encode(dtype)
+
+
+def _packs_as_content(array: np.ndarray, dtype: DType) -> bool:
+    """Whether make_tensor_proto(array, dtype=dtype) stores *array* as raw ``tensor_content``
+    (native byte order is implied: the dtypes compare equal)."""
+    return array.size > 1 and array.dtype in _CONTENT_DTYPES and array.dtype == numpy_dtype(dtype.enum)
+
+
+def _fill_content(proto: Any, array: np.ndarray, dtype: DType) -> None:
+    """Fill TensorProto *proto* exactly as make_tensor_proto does when ``_packs_as_content``."""
+    proto.dtype = dtype.enum
+    shape = proto.tensor_shape
+    shape.SetInParent()
+    for dim in array.shape:
+        shape.dim.add().size = dim
+    proto.tensor_content = array.tobytes()
 
 
 def shape_to_proto(shape: tuple[int | None, ...] | None) -> Any:

@@ -44,11 +44,17 @@ class Context:
     outputs: tuple[str, ...] = ()
     args: Mapping[str, Any] = attrs.field(factory=dict)
     trace: Callable[[FireEvent], None] | None = attrs.field(default=None, eq=False)
+    # Computed once: rules ask for it on every match.
+    _protected: frozenset[str] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        names = frozenset(node_name(n) for n in (*self.inputs, *self.outputs) if n)
+        object.__setattr__(self, "_protected", names)
 
     @property
     def protected(self) -> frozenset[str]:
         """Node names of inputs and outputs, in any spelling (``x``, ``x:0``, ``^x``)."""
-        return frozenset(node_name(n) for n in (*self.inputs, *self.outputs) if n)
+        return self._protected
 
     def with_args(self, args: Mapping[str, Any]) -> Context:
         return attrs.evolve(self, args=dict(args))
@@ -104,11 +110,9 @@ def _roots(graph: Graph, by_op: Mapping[str | None, list[PatternRule]], candidat
         found = {n for n in candidates if n in graph}
     if len(found) == len(graph):
         return list(graph.names)
-    position = {name: i for i, name in enumerate(graph.names)} if len(found) > 64 else None
-    if position is None:
-        order = list(graph.names)
-        return [n for n in order if n in found]
-    return sorted(found, key=position.__getitem__)
+    # Graph order decides which of two overlapping matches wins. One pass of set lookups over
+    # the names is cheaper than building a position map to sort by.
+    return [n for n in graph.names if n in found]
 
 
 def _collect(graph, roots, by_op, counters, ctx):  # type: ignore[no-untyped-def]
@@ -224,6 +228,7 @@ def _run_steps(graph: Graph, steps: Sequence[Step], ctx: Context, after_step: An
     from graphrewrite.engine.validate import check_graph
 
     reports = []
+    checked: Graph | None = None  # the last graph check_graph passed
     for index, step in enumerate(steps):
         before = len(graph)
         start = time.perf_counter()
@@ -234,7 +239,8 @@ def _run_steps(graph: Graph, steps: Sequence[Step], ctx: Context, after_step: An
             if not step.ignore_errors:
                 raise
             new_graph, stats, ignored = graph, (), str(exc)
-        check_graph(new_graph, ctx, step=step.name)
+        check_graph(new_graph, ctx, step=step.name, before=checked)
+        checked = new_graph
         reports.append(StepReport(step.name, before, len(new_graph), time.perf_counter() - start, stats, ignored))
         graph = new_graph
         if after_step is not None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from graphrewrite.engine.attrvalues import dtype_of_numpy, numpy_to_tensor
+from graphrewrite.engine.attrvalues import dtype_of_numpy, tensor_attr, type_attr
 from graphrewrite.engine.graph import Graph, Node, TensorRef
 from graphrewrite.engine.pattern import Match
 from graphrewrite.engine.rewrite import Rewrite
@@ -128,7 +128,7 @@ class _Builder:
             value = value.astype(np.float32)  # a literal like const(1.5) means TF's default float
         dtype = dtype_of_numpy(value.dtype)
         name = self.root.name if root else self._const_name(template.expr)
-        node = Node.make(name, "Const", (), {"dtype": dtype, "value": numpy_to_tensor(value, dtype)}, self.root.device)
+        node = Node(name, "Const", (), self.root.device, {"dtype": type_attr(dtype), "value": tensor_attr(value, dtype)})
         return self._add(node, root)
 
     def _node(self, template: A.NodeTemplate, root: bool) -> TensorRef:

@@ -8,6 +8,7 @@ producer: a Const's ``dtype``, or the producer's output arg and attributes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -22,25 +23,34 @@ def output_dtype(node: Node, port: int) -> DType | None:
     """The dtype of output *port* of *node*, from its attributes and OpDef; None if unknown."""
     if node.op == "Const":
         return node.get("dtype")  # type: ignore[no-any-return]
-    op_def = _tf.op_def(node.op)
-    if op_def is None:
+    outputs = _output_args(node.op)
+    if outputs is None:
         found = node.get("T")
         return found if isinstance(found, DType) else None
     index = 0
-    for arg in op_def.output_arg:
-        if arg.type_list_attr:
-            types = node.get(arg.type_list_attr) or []
+    for type_list_attr, number_attr, type_attr, fixed_type in outputs:
+        if type_list_attr:
+            types = node.get(type_list_attr) or []
             if port < index + len(types):
                 return types[port - index]  # type: ignore[no-any-return]
             index += len(types)
             continue
-        count = int(node.get(arg.number_attr, 0)) if arg.number_attr else 1
+        count = int(node.get(number_attr, 0)) if number_attr else 1
         if port < index + count:
-            if arg.type_attr:
-                return node.get(arg.type_attr) or _default_type(op_def, arg.type_attr)
-            return DType(arg.type) if arg.type else None
+            if type_attr:
+                return node.get(type_attr) or _default_type(_tf.op_def(node.op), type_attr)
+            return DType(fixed_type) if fixed_type else None
         index += count
     return None
+
+
+@functools.cache
+def _output_args(op: str) -> tuple[tuple[str, str, str, int], ...] | None:
+    """``(type_list_attr, number_attr, type_attr, type)`` of each output arg; None if unknown."""
+    op_def = _tf.op_def(op)
+    if op_def is None:
+        return None
+    return tuple((a.type_list_attr, a.number_attr, a.type_attr, a.type) for a in op_def.output_arg)
 
 
 def _default_type(op_def: Any, name: str) -> DType | None:
@@ -95,7 +105,7 @@ def infer_attrs(
     op_def = _tf.op_def(op)
     if op_def is None:
         return {**base, **given}
-    spread = spread_inputs(op_def, len(dtypes))
+    spread = _spread(op, len(dtypes))
     if isinstance(spread, str):
         return spread
     inferred: dict[str, Any] = {}
@@ -114,14 +124,34 @@ def infer_attrs(
             if reason:
                 return reason
     out = dict(base)
-    out.update({k: encode(v) for k, v in inferred.items()})
+    out.update({k: _type_value(v) if isinstance(v, DType) else encode(v) for k, v in inferred.items()})
     out.update(given)
-    for spec in op_def.attr:
-        if spec.name not in out:
-            if not spec.HasField("default_value"):
-                return f"cannot infer attribute '{spec.name}' of {op}; set it: {op}[{spec.name}=...](...)"
-            out[spec.name] = spec.default_value
+    for name, default in _attr_defaults(op):
+        if name not in out:
+            if default is None:
+                return f"cannot infer attribute '{name}' of {op}; set it: {op}[{name}=...](...)"
+            out[name] = default
     return out
+
+
+# Per-op facts from the OpDef, read once: rewrites build the same few ops thousands of times.
+
+
+@functools.cache
+def _spread(op: str, count: int) -> tuple[tuple[Any, int], ...] | str:
+    spread = spread_inputs(_tf.op_def(op), count)
+    return spread if isinstance(spread, str) else tuple(spread)
+
+
+@functools.cache
+def _attr_defaults(op: str) -> tuple[tuple[str, Any], ...]:
+    """``(name, default AttrValue or None)`` for each attribute of *op*'s OpDef, in order."""
+    return tuple((a.name, a.default_value if a.HasField("default_value") else None) for a in _tf.op_def(op).attr)
+
+
+@functools.cache
+def _type_value(dtype: DType) -> Any:
+    return encode(dtype)  # shared between nodes: node attrs are never mutated
 
 
 def _unify(op: str, arg: Any, types: list[DType | None], inferred: dict[str, Any]) -> str | None:
