@@ -72,6 +72,24 @@ def node_name(text: str) -> str:
 _FIELDS = frozenset({"name", "op", "inputs", "device", "attr"})
 
 
+class _Log(NamedTuple):
+    """One :meth:`Graph.replace`: the names it upserted or removed, and the log before it."""
+
+    names: tuple[str, ...]
+    previous: _Log | None
+
+
+def _patch_colocated(colocated: frozenset[str], touched: Iterable[str], nodes: Mapping[str, Node]) -> frozenset[str]:
+    found = set(colocated)
+    for name in touched:
+        node = nodes.get(name)
+        if node is not None and "_class" in node.attr:
+            found.add(name)
+        else:
+            found.discard(name)
+    return frozenset(found)
+
+
 @attrs.frozen(slots=True, eq=False)
 class Node:
     """One operation: name, op type, input edges (data first, then control), device, attrs.
@@ -181,7 +199,7 @@ class Graph:
     :meth:`replace`. The function library and ``versions`` pass through untouched.
     """
 
-    __slots__ = ("_by_op", "_consumers", "_nodes", "edits", "library", "lineage", "versions")
+    __slots__ = ("_by_op", "_colocated", "_consumers", "_log", "_nodes", "edits", "library", "lineage", "versions")
 
     def __init__(
         self,
@@ -192,6 +210,8 @@ class Graph:
         versions: Any = None,
         edits: int = 0,
         lineage: object | None = None,
+        log: _Log | None = None,
+        colocated: frozenset[str] | None = None,
     ):
         self._nodes = nodes
         self._consumers = consumers
@@ -202,6 +222,8 @@ class Graph:
         # it changed without rescanning the graph. replace() keeps the lineage token.
         self.edits = edits
         self.lineage = lineage if lineage is not None else object()
+        self._log = log  # which names each replace() in this lineage touched (changes_since)
+        self._colocated = colocated  # names of nodes with a _class attribute, once asked for
 
     # -- construction -------------------------------------------------------------------
 
@@ -290,6 +312,30 @@ class Graph:
     def producer(self, ref: TensorRef) -> Node | None:
         return self._nodes.get(ref.node)
 
+    def colocated(self) -> frozenset[str]:
+        """Names of the nodes carrying a ``_class`` colocation attribute.
+
+        Found by one scan per lineage, then patched by :meth:`replace`: rewrites that remove
+        nodes must fix colocation entries naming them, without scanning the graph each time.
+        """
+        if self._colocated is None:
+            self._colocated = frozenset(n.name for n in self._nodes.values() if "_class" in n.attr)
+        return self._colocated
+
+    def changes_since(self, earlier: Graph) -> set[str] | None:
+        """Names upserted or removed on the way from *earlier* to this graph, when this graph
+        was derived from *earlier* by :meth:`replace` calls; None when it was not."""
+        if earlier.lineage is not self.lineage:
+            return None
+        found: set[str] = set()
+        log = self._log
+        while log is not earlier._log:
+            if log is None:
+                return None
+            found.update(log.names)
+            log = log.previous
+        return found
+
     # -- derivation ----------------------------------------------------------------------
 
     def replace(self, upserts: Iterable[Node] = (), removals: Iterable[str] = ()) -> Graph:
@@ -318,14 +364,14 @@ class Graph:
             for ref in old.inputs:
                 own(consumers, ref.node).pop(old.name, None)
 
-        edits = 0
+        touched: list[str] = []
         for name in removals:
             old = nodes.pop(name, None)
             if old is not None:
                 unlink(old)
-                edits += 1
+                touched.append(name)
         for node in upserts:
-            edits += 1
+            touched.append(node.name)
             old = nodes.get(node.name)
             if old is not None:
                 unlink(old)
@@ -333,7 +379,11 @@ class Graph:
             own(by_op, node.op)[node.name] = None
             for ref in node.inputs:
                 own(consumers, ref.node)[node.name] = None
-        return Graph(nodes, consumers, by_op, self.library, self.versions, self.edits + edits, self.lineage)
+        log = _Log(tuple(touched), self._log)
+        colocated = None if self._colocated is None else _patch_colocated(self._colocated, touched, nodes)
+        return Graph(
+            nodes, consumers, by_op, self.library, self.versions, self.edits + len(touched), self.lineage, log, colocated
+        )
 
     def unique_name(self, base: str, taken: Iterable[str] = ()) -> str:
         """*base*, or *base*_1, *base*_2, ... whichever is free in the graph and *taken*."""

@@ -50,17 +50,7 @@ def apply_batch(graph: Graph, rewrites: Sequence[Rewrite], protected: frozenset[
     upserts: dict[str, Node] = {n.name: n for rw in rewrites for n in rw.add}
     redirect = _resolve(dict(pair for rw in rewrites for pair in rw.redirect))
     candidates = {name for rw in rewrites for name in rw.remove} - upserts.keys()
-
-    # Rewire every user of a redirected tensor: graph consumers and the batch's own new nodes.
-    sources = {ref.node for ref in redirect}
-    users = {c for s in sources for c in graph.consumers(s)} | upserts.keys()
-    rewired: dict[str, Node] = {}
-    for name in users:
-        node = upserts.get(name) or graph.get(name)
-        if node is None:
-            continue
-        inputs = tuple(redirect.get(i, i) for i in node.inputs)
-        rewired[name] = node if inputs == node.inputs else node.with_inputs(inputs)
+    rewired = _rewire(graph, upserts, redirect)
 
     def current(name: str) -> Node | None:
         return rewired.get(name) or upserts.get(name) or graph.get(name)
@@ -74,6 +64,26 @@ def apply_batch(graph: Graph, rewrites: Sequence[Rewrite], protected: frozenset[
     changed = frozenset(final) - removed
     new_graph = graph.replace((final[n] for n in _ordered(graph, final) if n not in removed), removed)
     return BatchResult(new_graph, changed, frozenset(removed))
+
+
+def _rewire(graph: Graph, upserts: dict[str, Node], redirect: Mapping[TensorRef, TensorRef]) -> dict[str, Node]:
+    """The batch's new nodes, then every other user of a redirected tensor, with uses rewired.
+
+    Batch order first: it is the order new nodes are appended to the graph in.
+    """
+    if not redirect:
+        return dict(upserts)
+    users = dict.fromkeys(upserts)
+    for source in dict.fromkeys(ref.node for ref in redirect):
+        users.update(dict.fromkeys(graph.consumers(source)))
+    rewired: dict[str, Node] = {}
+    for name in users:
+        node = upserts.get(name) or graph.get(name)
+        if node is None:
+            continue
+        inputs = tuple(redirect.get(i, i) for i in node.inputs)
+        rewired[name] = node if inputs == node.inputs else node.with_inputs(inputs)
+    return rewired
 
 
 def _resolve(redirect: dict[TensorRef, TensorRef]) -> dict[TensorRef, TensorRef]:
@@ -185,9 +195,8 @@ def _fix_colocation(graph: Graph, final: dict[str, Node], removed: set[str], red
     if not removed:
         return final
     wanted = {f"loc:@{r}".encode() for r in removed}
-    for node in graph:
-        if node.name in removed or "_class" not in node.attr:
-            continue
+    for name in sorted(graph.colocated() - removed):
+        node = graph.node(name)
         entries = list(node.attr["_class"].list.s)
         if not wanted.intersection(entries):
             continue

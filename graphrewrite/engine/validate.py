@@ -113,9 +113,31 @@ def lint(graph: Graph, ctx: Context | None = None) -> list[Problem]:
     return dangling_inputs(graph) + missing_names(graph, names) + bad_ports(graph) + cycles(graph)
 
 
-def check_graph(graph: Graph, ctx: Context, *, step: str) -> None:
-    """Raise GraphError when *step* left dangling inputs or lost a protected name."""
-    problems = dangling_inputs(graph) + missing_names(graph, (*ctx.inputs, *ctx.outputs))
+def check_graph(graph: Graph, ctx: Context, *, step: str, before: Graph | None = None) -> None:
+    """Raise GraphError when *step* left dangling inputs or lost a protected name.
+
+    *before* is the step's input, when it passed this check: if the step derived *graph* from
+    it by ``replace``, only the nodes it changed can have gone wrong, and only they are looked
+    at (O(changes), not O(edges)); anything suspicious falls back to the full check, which
+    gives the message.
+    """
+    changed = graph.changes_since(before) if before is not None else None
+    names = (*ctx.inputs, *ctx.outputs)
+    if changed is not None and not _changes_dangle(graph, changed) and not missing_names(graph, names):
+        return
+    problems = dangling_inputs(graph) + missing_names(graph, names)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise GraphError(f"after {step}: {problems[0]}{more}")
+
+
+def _changes_dangle(graph: Graph, changed: Iterable[str]) -> bool:
+    """Whether a changed node reads a missing node, or a removed node is still read."""
+    for name in changed:
+        node = graph.get(name)
+        if node is None:
+            if graph.has_consumers(name):
+                return True
+        elif any(ref.node not in graph for ref in node.inputs):
+            return True
+    return False
