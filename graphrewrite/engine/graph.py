@@ -67,6 +67,21 @@ def _parse_ref(text: str) -> TensorRef:
     return _new_ref(TensorRef, (text, 0))  # type: ignore[no-any-return]
 
 
+def dedupe_inputs(inputs: Iterable[TensorRef], owner: str) -> tuple[TensorRef, ...]:
+    """Data inputs in order, then control inputs without repeats, self-edges, or edges from
+    a node the owner already reads data from (that edge already orders the two)."""
+    inputs = list(inputs)
+    data = [i for i in inputs if i.port != CONTROL]
+    has_data = {i.node for i in data}
+    seen: set[str] = set()
+    control = []
+    for ref in inputs:
+        if ref.port == CONTROL and ref.node != owner and ref.node not in has_data and ref.node not in seen:
+            seen.add(ref.node)
+            control.append(ref)
+    return (*data, *control)
+
+
 def node_name(text: str) -> str:
     """The node part of any spelling: ``x``, ``x:0``, ``^x`` all give ``x``."""
     return TensorRef.parse(text).node

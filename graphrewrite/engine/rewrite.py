@@ -14,11 +14,11 @@ non-overlapping rewrites to one graph version and enforces the engine's safety r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 
-from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
+from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef, dedupe_inputs
 
 
 @attrs.frozen
@@ -175,20 +175,8 @@ def _forward_controls(graph: Graph, removed: set[str], redirect: Mapping[TensorR
                 inputs.remove(TensorRef(name, CONTROL))
                 inputs += stand_in(name)
             inputs += extra
-            edits[user] = node.with_inputs(_dedupe(inputs, user))
+            edits[user] = node.with_inputs(dedupe_inputs(inputs, user))
     return edits
-
-
-def _dedupe(inputs: Iterable[TensorRef], owner: str) -> list[TensorRef]:
-    data = [i for i in inputs if i.port != CONTROL]
-    has_data = {i.node for i in data}
-    seen: set[str] = set()
-    control = []
-    for ref in inputs:
-        if ref.port == CONTROL and ref.node != owner and ref.node not in has_data and ref.node not in seen:
-            seen.add(ref.node)
-            control.append(ref)
-    return data + control
 
 
 def _fix_colocation(graph: Graph, final: dict[str, Node], removed: set[str], redirect, current) -> dict[str, Node]:  # type: ignore[no-untyped-def]

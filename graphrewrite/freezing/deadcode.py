@@ -16,8 +16,9 @@ import numpy as np
 from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.errors import RuleError
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
+from graphrewrite.engine.graph import dedupe_inputs as dedupe
 from graphrewrite.freezing.ops import is_training_op, saver_scopes
-from graphrewrite.stdlib_rules.rewire import dedupe, drop_colocation
+from graphrewrite.stdlib_rules.rewire import drop_colocation
 
 # -- strip_training_nodes ---------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
-from graphrewrite.stdlib_rules.rewire import colocation, dedupe, replace_inputs, with_colocation
+from graphrewrite.engine.graph import dedupe_inputs as dedupe
+from graphrewrite.stdlib_rules.rewire import colocation, replace_inputs, with_colocation
 
 
 class Bypass(NamedTuple):

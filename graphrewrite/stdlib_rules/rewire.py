@@ -7,11 +7,11 @@ entries (``loc:@name``), which TensorFlow refuses to import when they name a mis
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from graphrewrite.engine.driver import Context
-from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
+from graphrewrite.engine.graph import Graph, Node, TensorRef
 from graphrewrite.rules.params import Param, defaults
 
 _LOC = "loc:@"
@@ -21,21 +21,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 def args_of(ctx: Context, params: Sequence[Param]) -> dict[str, Any]:
     """The step's arguments with every declared default filled in."""
     return {**defaults(params), **ctx.args}
-
-
-def dedupe(inputs: Iterable[TensorRef], owner: str) -> tuple[TensorRef, ...]:
-    """Data inputs in order, then control inputs without repeats, self-edges, or edges from
-    a node the owner already reads data from (that edge already orders the two)."""
-    inputs = list(inputs)
-    data = [i for i in inputs if i.port != CONTROL]
-    has_data = {i.node for i in data}
-    seen: set[str] = set()
-    control = []
-    for ref in inputs:
-        if ref.port == CONTROL and ref.node != owner and ref.node not in has_data and ref.node not in seen:
-            seen.add(ref.node)
-            control.append(ref)
-    return (*data, *control)
 
 
 def replace_inputs(node: Node, inputs: tuple[TensorRef, ...]) -> Node:
