@@ -49,6 +49,12 @@ def gtt_range(values: np.ndarray) -> tuple[np.float32, np.float32]:
     GTT's dead branch meant to, so zeros come back as zeros. The stored bytes are the same.
     """
     lo = np.float32(min(np.float32(np.min(values)), 0) if values.size else 0)
+    if lo == 0 and values.size:
+        # C++'s std::min keeps the first of equal values, so the sign of a zero minimum is
+        # that of the first zero in the tensor; numpy's min does not promise which it returns.
+        flat = np.asarray(values, np.float32).ravel()
+        zeros = flat[flat == 0]
+        lo = np.float32(zeros[0]) if zeros.size else np.float32(0)
     hi = np.float32(max(FLT_MIN, np.float32(np.max(values))) if values.size else FLT_MIN)
     if np.float32(float(np.float32(hi - lo)) / 255.0) < FLT_MIN:
         hi = np.float32(lo + np.float32(1))
