@@ -175,7 +175,7 @@ def _collect_names(pattern: Pattern, names: list[str]) -> None:
 
 def _first_node(graph: Graph, pat: Op, node: Node, bindings: dict[str, Any], nodes: list[str]) -> bool:
     """Match *pat* at *node*, adding to *bindings* and *nodes* (a reused name is overwritten,
-    not compared); on False they hold leftovers the caller discards (or rolls back, at a
+    not compared); on False they hold leftovers the caller discards (or overwrites, at a
     commutative node)."""
     if pat.ops is not None and node.op not in pat.ops:
         return False
@@ -198,11 +198,11 @@ def _first_node(graph: Graph, pat: Op, node: Node, bindings: dict[str, Any], nod
     elif len(data) != len(pats):
         return False
     if len(data) == 2 and node.op in COMMUTATIVE:
-        saved, mark = dict(bindings), len(nodes)
+        mark = len(nodes)
         if _first_inputs(graph, pats, data, bindings, nodes):
             return True
-        bindings.clear()
-        bindings.update(saved)
+        # Names the failed order bound are bound again, in the same pattern order, by an order
+        # that succeeds (and are discarded when none does): only the node list needs undoing.
         del nodes[mark:]
         data.reverse()
     return _first_inputs(graph, pats, data, bindings, nodes)
