@@ -90,6 +90,13 @@ def node_name(text: str) -> str:
 _FIELDS = frozenset({"name", "op", "inputs", "device", "attr"})
 
 
+def _own(index: dict[str, dict[str, None]], owned: set[str], key: str) -> dict[str, None]:
+    """``index[key]`` as a fresh copy that *index* alone holds (an empty one when missing)."""
+    inner = index[key] = dict(index.get(key) or ())
+    owned.add(key)
+    return inner
+
+
 class _Log(NamedTuple):
     """One :meth:`Graph.replace`: the names it upserted or removed, and the log before it."""
 
@@ -366,38 +373,36 @@ class Graph:
         nodes = dict(self._nodes)
         consumers = dict(self._consumers)
         by_op = dict(self._by_op)
-        copied: set[int] = set()
-
-        def own(index: dict[str, dict[str, None]], key: str) -> dict[str, None]:
-            inner = index.get(key)
-            if inner is None:
-                inner = index[key] = {}
-                copied.add(id(inner))
-            elif id(inner) not in copied:
-                inner = index[key] = dict(inner)
-                copied.add(id(inner))
-            return inner
+        # The inner dicts are shared with this graph until written: each is copied once, on
+        # its first write (the key then joins *own_consumers* / *own_ops*). Inlined, not a
+        # helper call per edge: a batch of rewrites patches hundreds of thousands of entries.
+        own_consumers: set[str] = set()
+        own_ops: set[str] = set()
+        touched: list[str] = []
 
         def unlink(old: Node) -> None:
-            own(by_op, old.op).pop(old.name, None)
+            name = old.name
+            (by_op[old.op] if old.op in own_ops else _own(by_op, own_ops, old.op)).pop(name, None)
             for ref in old.inputs:
-                own(consumers, ref.node).pop(old.name, None)
+                key = ref.node
+                (consumers[key] if key in own_consumers else _own(consumers, own_consumers, key)).pop(name, None)
 
-        touched: list[str] = []
         for name in removals:
             old = nodes.pop(name, None)
             if old is not None:
                 unlink(old)
                 touched.append(name)
         for node in upserts:
-            touched.append(node.name)
-            old = nodes.get(node.name)
+            name = node.name
+            touched.append(name)
+            old = nodes.get(name)
             if old is not None:
                 unlink(old)
-            nodes[node.name] = node
-            own(by_op, node.op)[node.name] = None
+            nodes[name] = node
+            (by_op[node.op] if node.op in own_ops else _own(by_op, own_ops, node.op))[name] = None
             for ref in node.inputs:
-                own(consumers, ref.node)[node.name] = None
+                key = ref.node
+                (consumers[key] if key in own_consumers else _own(consumers, own_consumers, key))[name] = None
         log = _Log(tuple(touched), self._log)
         colocated = None if self._colocated is None else _patch_colocated(self._colocated, touched, nodes)
         return Graph(

@@ -102,20 +102,10 @@ def _removable(graph: Graph, candidates: set[str], current, new_nodes) -> set[st
     """The candidates no surviving node uses (a fixed point: keeping one keeps its inputs)."""
     # Only data uses keep a node alive: a control edge ``^r`` is re-pointed by
     # _forward_controls at r's replacement or at r's own inputs.
-    new_users: dict[str, set[str]] = {}
-    for node in new_nodes:
-        for ref in node.inputs:
-            if ref.port != CONTROL:
-                new_users.setdefault(ref.node, set()).add(node.name)
-    users = {}
-    for c in candidates:
-        found = set(new_users.get(c, ()))
-        for u in graph.consumers(c):
-            node = current(u)
-            if node is not None and any(i.node == c and i.port != CONTROL for i in node.inputs):
-                found.add(u)
-        users[c] = found
-    kept = [c for c in candidates if any(u not in candidates for u in users[c])]
+    read_by_new = {
+        ref.node for node in new_nodes if node.name not in candidates for ref in node.inputs if ref.port != CONTROL
+    }
+    kept = [c for c in candidates if c in read_by_new or _read_outside(graph, c, candidates, current)]
     seen = set(kept)
     while kept:  # a kept node keeps the candidates it uses
         node = current(kept.pop())
@@ -124,6 +114,17 @@ def _removable(graph: Graph, candidates: set[str], current, new_nodes) -> set[st
                 seen.add(ref.node)
                 kept.append(ref.node)
     return candidates - seen
+
+
+def _read_outside(graph: Graph, name: str, candidates: set[str], current) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a node of the graph outside *candidates* still reads data from *name*."""
+    for user in graph.consumers(name):
+        if user in candidates:
+            continue
+        node = current(user)
+        if node is not None and any(i.node == name and i.port != CONTROL for i in node.inputs):
+            return True
+    return False
 
 
 def _forward_controls(graph: Graph, removed: set[str], redirect: Mapping[TensorRef, TensorRef], current) -> dict[str, Node]:  # type: ignore[no-untyped-def]
@@ -174,6 +175,8 @@ def _forward_controls(graph: Graph, removed: set[str], redirect: Mapping[TensorR
             if TensorRef(name, CONTROL) in inputs:
                 inputs.remove(TensorRef(name, CONTROL))
                 inputs += stand_in(name)
+            elif not extra and node.nodedef is None and all(i.port != CONTROL for i in inputs):
+                continue  # nothing to forward or tidy: the copy would equal the node in every field
             inputs += extra
             edits[user] = node.with_inputs(dedupe_inputs(inputs, user))
     return edits
