@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.engine.graph import dedupe_inputs as dedupe
-from graphrewrite.stdlib_rules.rewire import colocation, replace_inputs, with_colocation
+from graphrewrite.stdlib_rules.rewire import colocated_nodes, colocation, replace_inputs, with_colocation
 
 
 class Bypass(NamedTuple):
@@ -120,7 +120,7 @@ def bypass(graph: Graph, plans: Mapping[str, Bypass], extra: Iterable[str] = ())
         for user in graph.consumers(name):
             if user not in gone and user not in upserts:
                 upserts[user] = solver.rewire(graph.node(user))
-    for node in graph:
+    for node in colocated_nodes(graph):
         located = colocation(node)
         if not located or node.name in gone or not any(n in gone for n in located):
             continue

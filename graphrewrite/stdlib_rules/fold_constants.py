@@ -38,6 +38,7 @@ from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.rules.params import Kind, Param, defaults
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.control_deps import drop_inert_control_edges
+from graphrewrite.stdlib_rules.rewire import colocated_nodes
 
 PARAMS = (
     Param("clear_output_shapes", Kind.BOOL, True, doc="remove _output_shapes attributes (false: trust them for Shape ops)"),
@@ -151,9 +152,7 @@ def _fix_colocation(graph: Graph, removed: set[str]) -> Graph:
         return graph
     wanted = {f"loc:@{name}".encode() for name in removed}
     fixed = []
-    for node in graph:
-        if "_class" not in node.attr:
-            continue
+    for node in colocated_nodes(graph):
         entries = list(node.attr["_class"].list.s)
         kept = [e for e in entries if e not in wanted]
         if len(kept) != len(entries):

@@ -60,10 +60,17 @@ def with_colocation(node: Node, names: Sequence[str]) -> Node:
     return node.with_attrs(_class=[_LOC + n for n in names])
 
 
+def colocated_nodes(graph: Graph) -> list[Node]:
+    """The nodes of *graph* with a ``_class`` attribute, in graph order (usually none: the
+    graph's index answers without a scan)."""
+    names = graph.colocated()
+    return [graph.node(n) for n in graph.names if n in names] if names else []
+
+
 def drop_colocation(graph: Graph, gone: set[str] | frozenset[str]) -> list[Node]:
     """Nodes of *graph* (not in *gone*) whose ``_class`` named a node in *gone*, fixed."""
     fixed = []
-    for node in graph:
+    for node in colocated_nodes(graph):
         located = colocation(node)
         if located and node.name not in gone and any(n in gone for n in located):
             fixed.append(with_colocation(node, [n for n in located if n not in gone]))

@@ -112,19 +112,39 @@ def reachable(graph: Graph, roots: Sequence[str], stops: set[str]) -> set[str]:
     """Names reached walking data and control edges back from *roots*, not past *stops*;
     *stops* themselves are always included."""
     keep: set[str] = set()
-    stack: list[tuple[str, str | None]] = [(r, None) for r in roots]
+    get = graph.get
+    stack = list(roots)
     while stack:
-        name, user = stack.pop()
+        name = stack.pop()
         if name in keep:
             continue
         keep.add(name)
         if name in stops:
             continue
+        node = get(name)
+        if node is None:
+            raise GraphError(_dangling(graph, roots, stops))
+        stack += [ref.node for ref in node.inputs if ref.node not in keep]
+    return keep | stops
+
+
+def _dangling(graph: Graph, roots: Sequence[str], stops: set[str]) -> str:
+    """The message for the first missing node ``reachable`` meets: the same walk, again,
+    remembering who pushed each name (only when it fails, so the walk itself stays lean)."""
+    seen: set[str] = set()
+    stack: list[tuple[str, str | None]] = [(r, None) for r in roots]
+    while stack:
+        name, user = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in stops:
+            continue
         node = graph.get(name)
         if node is None:
-            raise GraphError(f"node '{user}': input '{name}' names a node that does not exist")
-        stack.extend((ref.node, name) for ref in node.inputs if ref.node not in keep)
-    return keep | stops
+            return f"node '{user}': input '{name}' names a node that does not exist"
+        stack.extend((ref.node, name) for ref in node.inputs if ref.node not in seen)
+    raise AssertionError("no missing node on the walk")  # only called after reachable met one
 
 
 def _check_ports(graph: Graph, replaced: set[str], keep: set[str]) -> None:
