@@ -70,6 +70,11 @@ def numpy_dtype(enum: int) -> np.dtype:
 
 
 @functools.cache
+def _dtype(enum: int) -> DType:
+    return DType(enum)  # one instance per dtype: decoding a type attribute is on every hot path
+
+
+@functools.cache
 def _dtype_name(enum: int) -> str:
     return str(_tf.tf().as_dtype(enum).name)
 
@@ -104,7 +109,7 @@ def numpy_to_tensor(value: Any, dtype: DType | None = None) -> Any:
     ``tensor_content`` (rewrites create thousands of constants; ``make_tensor_proto`` is slow)."""
     tf = _tf.tf()
     array = np.asarray(value)
-    if dtype is not None and _packs_as_content(array, dtype):
+    if dtype is not None and stores_raw(array, dtype):
         proto = _tf.pb().TensorProto()
         _fill_content(proto, array, dtype)
         return proto
@@ -125,7 +130,7 @@ def tensor_attr(value: Any, dtype: DType) -> Any:
     """``encode(numpy_to_tensor(value, dtype))``, built in place (no copy of the tensor)."""
     out = _tf.pb().AttrValue()
     array = np.asarray(value)
-    if _packs_as_content(array, dtype):
+    if stores_raw(array, dtype):
         _fill_content(out.tensor, array, dtype)
     else:
         out.tensor.CopyFrom(numpy_to_tensor(array, dtype))
@@ -138,9 +143,10 @@ def type_attr(dtype: DType) -> Any:
     return encode(dtype)
 
 
-def _packs_as_content(array: np.ndarray, dtype: DType) -> bool:
+def stores_raw(array: np.ndarray, dtype: DType) -> bool:
     """Whether make_tensor_proto(array, dtype=dtype) stores *array* as raw ``tensor_content``
-    (native byte order is implied: the dtypes compare equal)."""
+    (native byte order is implied: the dtypes compare equal); decoding then gives *array* back
+    exactly."""
     return array.size > 1 and array.dtype in _CONTENT_DTYPES and array.dtype == numpy_dtype(dtype.enum)
 
 
@@ -231,7 +237,7 @@ def decode(attr: Any) -> Any:
         except UnicodeDecodeError:
             return attr.s
     if kind == "type":
-        return DType(attr.type)
+        return _dtype(attr.type)
     if kind == "shape":
         return shape_from_proto(attr.shape)
     if kind == "tensor":

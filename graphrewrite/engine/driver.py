@@ -84,10 +84,12 @@ def saturate(
         for op in root_ops(rule.pattern) or (None,):
             by_op.setdefault(op, []).append(rule)
     reach = max((depth(r.pattern) for r in rules), default=1)
+    wild = by_op.get(None, [])
+    rules_by_op = {op: [*found, *wild] for op, found in by_op.items() if op is not None}
     candidates: set[str] | None = None
     for iteration in range(max_iterations):
         roots = _roots(graph, by_op, candidates)
-        batch, deferred, fired = _collect(graph, roots, by_op, counters, ctx)
+        batch, deferred, fired = _collect(graph, roots, (rules_by_op, wild), counters, ctx)
         if not batch:
             return graph, tuple(c.freeze() for c in counters.values())
         result = apply_batch(graph, batch, ctx.protected)
@@ -115,7 +117,11 @@ def _roots(graph: Graph, by_op: Mapping[str | None, list[PatternRule]], candidat
     return [n for n in graph.names if n in found]
 
 
-def _collect(graph, roots, by_op, counters, ctx):  # type: ignore[no-untyped-def]
+def _collect(graph, roots, rules, counters, ctx):  # type: ignore[no-untyped-def]
+    """The batch of one iteration: the first rule that fires at each root, in *roots* order,
+    unless it overlaps the batch so far (then the root is deferred to the next iteration).
+    *rules* is (rules by root op, rules for any op)."""
+    rules_by_op, wild = rules
     batch: list[Rewrite] = []
     touched: set[str] = set()
     read: set[str] = set()
@@ -125,7 +131,7 @@ def _collect(graph, roots, by_op, counters, ctx):  # type: ignore[no-untyped-def
         node = graph.get(root)
         if node is None:
             continue
-        for rule in by_op.get(node.op, []) + by_op.get(None, []):
+        for rule in rules_by_op.get(node.op, wild):
             counter = counters[rule.name]
             start = time.perf_counter()
             try:
@@ -167,7 +173,7 @@ def _try(rule: PatternRule, graph: Graph, root: str, counter: RuleCounter, ctx: 
     if isinstance(built, str):
         counter.rejected[built] += 1
         return None
-    return attrs.evolve(built, matched=built.matched | frozenset(match.nodes))
+    return built.with_matched(match.nodes)
 
 
 def _neighbourhood(graph: Graph, old: Graph, changed: frozenset[str] | set[str], removed: frozenset[str], reach: int) -> set[str]:

@@ -195,6 +195,17 @@ class Node:
                 _VALUES[self] = cached
         return cached
 
+    def remember_value(self, value: Any) -> None:
+        """Record *value* as what ``value()`` of this Const gives, sparing a decode.
+
+        The caller guarantees that decoding the node's tensor gives exactly *value* (see
+        ``attrvalues.stores_raw``): rewrites create constants that the next iteration reads.
+        """
+        if value.nbytes <= _CACHED_BYTES:
+            private = value.copy()
+            private.flags.writeable = False
+            _VALUES[self] = private
+
     def to_nodedef(self) -> Any:
         if self.nodedef is not None:
             return self.nodedef
@@ -327,6 +338,10 @@ class Graph:
 
     def has_consumers(self, name: str) -> bool:
         return bool(self._consumers.get(name))
+
+    def consumer_count(self, name: str) -> int:
+        """``len(consumers(name))``, without building the tuple."""
+        return len(self._consumers.get(name, ()))
 
     def nodes_of_op(self, op: str) -> tuple[str, ...]:
         return tuple(self._by_op.get(op, ()))

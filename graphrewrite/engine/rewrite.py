@@ -14,7 +14,7 @@ non-overlapping rewrites to one graph version and enforces the engine's safety r
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
@@ -31,6 +31,11 @@ class Rewrite:
     remove: frozenset[str] = frozenset()
     add: tuple[Node, ...] = ()
     redirect: tuple[tuple[TensorRef, TensorRef], ...] = ()
+
+    def with_matched(self, names: Iterable[str]) -> Rewrite:
+        """This rewrite with *names* added to ``matched`` (attrs.evolve, without its
+        per-call introspection: the driver calls this for every rewrite)."""
+        return Rewrite(self.rule, self.root, self.matched.union(names), self.remove, self.add, self.redirect)
 
     @property
     def touched(self) -> frozenset[str]:

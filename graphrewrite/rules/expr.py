@@ -16,7 +16,6 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
 import numpy as np
 
 from graphrewrite.engine.graph import Node, TensorRef
@@ -28,25 +27,50 @@ class EvalError(Exception):
     """An expression could not be evaluated for this match; the message says why."""
 
 
-@attrs.frozen(eq=False)
 class Bound:
-    """A name the pattern bound: the tensor, its producer node, and where the pattern reads it."""
+    """A name the pattern bound: the tensor, its producer node, and where the pattern reads it.
 
-    name: str
-    ref: TensorRef
-    node: Node | None
-    is_node: bool
-    consumer: Node | None = None
-    index: int = -1
+    A plain slotted class, not a frozen attrs class: every match builds several, and attrs'
+    frozen ``__init__`` costs three times as much. Treat instances as immutable.
+    """
+
+    __slots__ = ("consumer", "index", "is_node", "name", "node", "ref")
+
+    def __init__(
+        self,
+        name: str,
+        ref: TensorRef,
+        node: Node | None,
+        is_node: bool,
+        consumer: Node | None = None,
+        index: int = -1,
+    ):
+        self.name = name
+        self.ref = ref
+        self.node = node
+        self.is_node = is_node
+        self.consumer = consumer
+        self.index = index
+
+    def __repr__(self) -> str:
+        return f"Bound(name={self.name!r}, ref={self.ref!r}, node={self.node!r}, is_node={self.is_node!r})"
 
 
-@attrs.frozen(eq=False)
 class Channelled:
-    """An array whose output channels lie along *axes* (flattened in order); *name* is its source."""
+    """An array whose output channels lie along *axes* (flattened in order); *name* is its source.
 
-    array: np.ndarray
-    axes: tuple[int, ...]
-    name: str
+    A plain slotted class (treat it as immutable): arithmetic on weights makes one per operation.
+    """
+
+    __slots__ = ("array", "axes", "name")
+
+    def __init__(self, array: np.ndarray, axes: tuple[int, ...], name: str):
+        self.array = array
+        self.axes = axes
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Channelled(array={self.array!r}, axes={self.axes!r}, name={self.name!r})"
 
     @property
     def channels(self) -> int:
@@ -58,7 +82,7 @@ class Channelled:
         shape = [1] * self.array.ndim
         for axis in self.axes:
             shape[axis] = self.array.shape[axis]
-        return np.reshape(vector, shape)
+        return np.asarray(vector).reshape(shape)
 
     def with_array(self, array: np.ndarray) -> Channelled:
         return Channelled(array, self.axes, self.name)

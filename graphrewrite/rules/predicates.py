@@ -69,13 +69,15 @@ _elementwise("square", np.square, "x * x, elementwise.")
 @register("all", 1)
 def _all(env: Env, x: Any) -> bool:
     """True when every element of x is true."""
-    return bool(np.all(plain(x)))
+    x = plain(x)
+    return bool(x.all() if isinstance(x, np.ndarray) else np.all(x))  # the method skips np.all's dispatch
 
 
 @register("any", 1)
 def _any(env: Env, x: Any) -> bool:
     """True when some element of x is true."""
-    return bool(np.any(plain(x)))
+    x = plain(x)
+    return bool(x.any() if isinstance(x, np.ndarray) else np.any(x))
 
 
 @register("allclose", (2, 4), keywords=("rtol", "atol"))
@@ -280,7 +282,7 @@ def _uses(env: Env, x: Any) -> int:
 def _single_use(env: Env, x: Any) -> bool:
     """single_use(n): exactly one node reads n, and n is not a graph input or output."""
     node = node_arg(x, "single_use")
-    return len(env.graph.consumers(node.name)) == 1 and node.name not in env.ctx.protected
+    return env.graph.consumer_count(node.name) == 1 and node.name not in env.ctx.protected
 
 
 @register("outputs_unused", (1, 2), raw=True)

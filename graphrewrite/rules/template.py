@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from graphrewrite.engine.attrvalues import dtype_of_numpy, tensor_attr, type_attr
+from graphrewrite.engine.attrvalues import dtype_of_numpy, stores_raw, tensor_attr, type_attr
 from graphrewrite.engine.graph import Graph, Node, TensorRef
 from graphrewrite.engine.pattern import Match
 from graphrewrite.engine.rewrite import Rewrite
@@ -129,6 +129,8 @@ class _Builder:
         dtype = dtype_of_numpy(value.dtype)
         name = self.root.name if root else self._const_name(template.expr)
         node = Node(name, "Const", (), self.root.device, {"dtype": type_attr(dtype), "value": tensor_attr(value, dtype)})
+        if stores_raw(value, dtype):
+            node.remember_value(value)  # the next iteration's rules read it without decoding
         return self._add(node, root)
 
     def _node(self, template: A.NodeTemplate, root: bool) -> TensorRef:

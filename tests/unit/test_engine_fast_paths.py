@@ -224,3 +224,31 @@ def test_collector_is_restored_and_nothing_stays_frozen() -> None:
         assert not gc.isenabled()
         _ = [Node.make(f"n{i}", "NoOp") for i in range(100)]
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+# ---- passes --------------------------------------------------------------------------------
+
+
+def test_strip_names_the_node_with_a_dangling_input() -> None:
+    from graphrewrite.stdlib_rules.strip import strip_unused_nodes
+
+    graph = Graph.from_nodes(
+        [Node.make("x", "Placeholder", [], {"dtype": F32}), Node.make("y", "Add", ["x", "gone"], {"T": F32})]
+    )
+    with pytest.raises(GraphError, match="node 'y': input 'gone' names a node that does not exist"):
+        strip_unused_nodes(graph, Context(("x",), ("y",)))
+
+
+def test_remembered_values_of_new_constants_equal_their_tensors() -> None:
+    from benchmarks.inputs import chain_graph_def
+    from graphrewrite.pipeline import compile_pipeline
+
+    graph = Graph.from_graphdef(chain_graph_def(3))
+    steps = compile_pipeline("remove_nodes(op=Identity) fold_constants fold_batch_norms")
+    graph, _ = run_steps(graph, steps, Context(("input",), ("output",)))
+    consts = [n for n in graph if n.op == "Const"]
+    assert len(consts) == 6  # W and b of each block, both rewritten
+    for node in consts:
+        fresh = attrvalues.tensor_to_numpy(node.attr["value"].tensor)
+        assert node.value().dtype == fresh.dtype and node.value().tobytes() == fresh.tobytes()
+        assert node.value().shape == fresh.shape and not node.value().flags.writeable
