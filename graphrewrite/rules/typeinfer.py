@@ -146,7 +146,9 @@ def _spread(op: str, count: int) -> tuple[tuple[Any, int], ...] | str:
 @functools.cache
 def _attr_defaults(op: str) -> tuple[tuple[str, Any], ...]:
     """``(name, default AttrValue or None)`` for each attribute of *op*'s OpDef, in order."""
-    return tuple((a.name, a.default_value if a.HasField("default_value") else None) for a in _tf.op_def(op).attr)
+    op_def = _tf.op_def(op)
+    attrs = op_def.attr if op_def is not None else ()
+    return tuple((a.name, a.default_value if a.HasField("default_value") else None) for a in attrs)
 
 
 @functools.cache
