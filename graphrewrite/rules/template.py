@@ -124,7 +124,7 @@ class _Builder:
         explicit = isinstance(template.expr, A.Call) and template.expr.func in _TYPED
         if operands and not explicit and value.dtype != operands[0] and _same_kind(value.dtype, operands[0]):
             value = value.astype(operands[0])  # the dtype of the first constant read: w in w * s
-        if value.dtype == np.float64 and not operands and not explicit:
+        if value.dtype == _FLOAT64 and not operands and not explicit:
             value = value.astype(np.float32)  # a literal like const(1.5) means TF's default float
         dtype = dtype_of_numpy(value.dtype)
         name = self.root.name if root else self._const_name(template.expr)
@@ -158,7 +158,8 @@ class _Builder:
     def _add(self, node: Node, root: bool) -> TensorRef:
         if root:
             extra = [r for r in self.root.control_inputs if r not in node.inputs]
-            node = node.with_inputs([*node.inputs, *extra])
+            if extra:  # (nodes built here already list data inputs before control inputs)
+                node = node.with_inputs([*node.inputs, *extra])
         self.added[node.name] = node
         return TensorRef(node.name, 0)
 
@@ -218,6 +219,7 @@ def _first_name(expr: Any, env: Env) -> str | None:
     return None
 
 
+_FLOAT64 = np.dtype(np.float64)  # compared against a dtype object: no conversion per call
 _TYPED = frozenset({"cast", "zeros", "ones"})  # functions whose result dtype is chosen explicitly
 
 

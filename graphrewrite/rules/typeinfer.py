@@ -102,9 +102,29 @@ def infer_attrs(
     from the inputs, then *base* (the attributes of the node being re-made), then OpDef defaults.
     """
     base = base or {}
-    op_def = _tf.op_def(op)
-    if op_def is None:
+    if _tf.op_def(op) is None:
         return {**base, **given}
+    inferred = _inferred(op, tuple(dtypes))
+    if isinstance(inferred, str):
+        return inferred
+    out = dict(base)
+    out.update(inferred)
+    out.update(given)
+    for name, default in _attr_defaults(op):
+        if name not in out:
+            if default is None:
+                return f"cannot infer attribute '{name}' of {op}; set it: {op}[{name}=...](...)"
+            out[name] = default
+    return out
+
+
+# Per-op facts from the OpDef, read once: rewrites build the same few ops thousands of times.
+
+
+@functools.lru_cache(maxsize=4096)
+def _inferred(op: str, dtypes: tuple[DType | None, ...]) -> tuple[tuple[str, Any], ...] | str:
+    """The type and count attributes (as AttrValues, shared: node attributes are never
+    mutated) of an *op* node whose inputs have *dtypes*, or a reason there are none."""
     spread = _spread(op, len(dtypes))
     if isinstance(spread, str):
         return spread
@@ -123,18 +143,7 @@ def infer_attrs(
             reason = _unify(op, arg, types, inferred)
             if reason:
                 return reason
-    out = dict(base)
-    out.update({k: _type_value(v) if isinstance(v, DType) else encode(v) for k, v in inferred.items()})
-    out.update(given)
-    for name, default in _attr_defaults(op):
-        if name not in out:
-            if default is None:
-                return f"cannot infer attribute '{name}' of {op}; set it: {op}[{name}=...](...)"
-            out[name] = default
-    return out
-
-
-# Per-op facts from the OpDef, read once: rewrites build the same few ops thousands of times.
+    return tuple((k, _type_value(v) if isinstance(v, DType) else encode(v)) for k, v in inferred.items())
 
 
 @functools.cache
