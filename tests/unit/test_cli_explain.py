@@ -62,6 +62,6 @@ def test_deepest_failure_named(files, capsys):
 def test_unknown_node_and_rule(files, capsys):
     code, out = _explain(files, "clip", capsys)
     assert code == 1 and "did you mean" in out.err
-    graph, rules = files
+    graph, _rules = files
     assert main(["explain", f"--in_graph={graph}", "--rule=fold_batch_norm", "--node=x"]) == 1
     assert "did you mean 'fold_batch_norms'" in capsys.readouterr().err

@@ -1,0 +1,199 @@
+"""Node and TensorRef: immutable values for one operation and one input edge.
+
+Inputs are canonicalised once, when a NodeDef is read, into :class:`TensorRef` values; an
+untouched node keeps its original NodeDef so it can be written back as is.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+import attrs
+
+from graphrewrite import _tf
+from graphrewrite.engine import attrvalues
+
+CONTROL = -1
+
+
+class TensorRef(NamedTuple):
+    """One input edge: output *port* of node *node*, or a control edge when port is -1.
+
+    A NamedTuple rather than an attrs class: graphs hold hundreds of thousands of these and
+    creating them is on the load path.
+    """
+
+    node: str
+    port: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> TensorRef:
+        """Read GTT/TF spellings: ``x``, ``x:0``, ``x:2``, ``^x``."""
+        return _parse_ref(text)
+
+    @property
+    def is_control(self) -> bool:
+        return self.port == CONTROL
+
+    def __str__(self) -> str:
+        if self.port == CONTROL:
+            return "^" + self.node
+        return self.node if self.port == 0 else f"{self.node}:{self.port}"
+
+
+_new_ref = tuple.__new__
+
+# Decoded Const values by node (nodes are immutable, so a value never goes stale). Only small
+# values are kept: guards ask for scales and shifts again and again, while caching every
+# weight would double a model's memory (measured: ResNet50 peak 221 -> 390 MiB).
+_VALUES: weakref.WeakKeyDictionary[Node, Any] = weakref.WeakKeyDictionary()
+_CACHED_BYTES = 64 * 1024
+
+
+def _parse_ref(text: str) -> TensorRef:
+    # On the load path for every edge of every graph: plain tuple construction, no regex.
+    if text[:1] == "^":
+        return _new_ref(TensorRef, (text[1:], CONTROL))  # type: ignore[no-any-return]
+    cut = text.rfind(":")
+    if cut >= 0 and text[cut + 1 :].isdigit():
+        return _new_ref(TensorRef, (text[:cut], int(text[cut + 1 :])))  # type: ignore[no-any-return]
+    return _new_ref(TensorRef, (text, 0))  # type: ignore[no-any-return]
+
+
+def dedupe_inputs(inputs: Iterable[TensorRef], owner: str) -> tuple[TensorRef, ...]:
+    """Data inputs in order, then control inputs without repeats, self-edges, or edges from
+    a node the owner already reads data from (that edge already orders the two)."""
+    inputs = list(inputs)
+    data = [i for i in inputs if i.port != CONTROL]
+    has_data = {i.node for i in data}
+    seen: set[str] = set()
+    control = []
+    for ref in inputs:
+        if ref.port == CONTROL and ref.node != owner and ref.node not in has_data and ref.node not in seen:
+            seen.add(ref.node)
+            control.append(ref)
+    return (*data, *control)
+
+
+def node_name(text: str) -> str:
+    """The node part of any spelling: ``x``, ``x:0``, ``^x`` all give ``x``."""
+    return TensorRef.parse(text).node
+
+
+_FIELDS = frozenset({"name", "op", "inputs", "device", "attr"})
+
+
+@attrs.frozen(slots=True, eq=False)
+class Node:
+    """One operation: name, op type, input edges (data first, then control), device, attrs.
+
+    ``attr`` maps attribute names to AttrValue protos and is never mutated. ``nodedef`` is the
+    NodeDef the node was read from while it is unchanged, so it can be written back as is.
+    """
+
+    name: str
+    op: str
+    inputs: tuple[TensorRef, ...] = ()
+    device: str = ""
+    attr: Mapping[str, Any] = attrs.field(factory=dict)
+    nodedef: Any = None
+
+    @classmethod
+    def from_nodedef(cls, nodedef: Any) -> Node:
+        return cls(
+            nodedef.name,
+            nodedef.op,
+            tuple(map(_parse_ref, nodedef.input)),
+            nodedef.device,
+            nodedef.attr,
+            nodedef,
+        )
+
+    @property
+    def data_inputs(self) -> tuple[TensorRef, ...]:
+        return tuple(i for i in self.inputs if i.port != CONTROL)
+
+    @property
+    def control_inputs(self) -> tuple[TensorRef, ...]:
+        return tuple(i for i in self.inputs if i.port == CONTROL)
+
+    def evolve(self, **changes: Any) -> Node:
+        """A copy with *changes*; the copy no longer claims the original NodeDef."""
+        # Rewrites copy nodes by the hundred thousand: a direct constructor call, not
+        # attrs.evolve (which introspects the class on every call).
+        unknown = changes.keys() - _FIELDS
+        if unknown:
+            raise TypeError(f"Node has no field(s) {sorted(unknown)}")
+        return Node(
+            changes.get("name", self.name),
+            changes.get("op", self.op),
+            changes.get("inputs", self.inputs),
+            changes.get("device", self.device),
+            changes.get("attr", self.attr),
+        )
+
+    def with_inputs(self, inputs: Iterable[TensorRef]) -> Node:
+        data = [i for i in inputs if i.port != CONTROL]
+        control = [i for i in inputs if i.port == CONTROL]
+        return Node(self.name, self.op, tuple(data + control), self.device, self.attr)
+
+    def with_attrs(self, **values: Any) -> Node:
+        """A copy with attributes set from Python values (see ``attrvalues.encode``)."""
+        attr = dict(self.attr)
+        for key, value in values.items():
+            attr[key] = attrvalues.encode(value)
+        return self.evolve(attr=attr)
+
+    def without_attrs(self, *keys: str) -> Node:
+        return self.evolve(attr={k: v for k, v in self.attr.items() if k not in keys})
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The Python value of attribute *key* (see ``attrvalues.decode``), or *default*."""
+        if key not in self.attr:
+            return default
+        return attrvalues.decode(self.attr[key])
+
+    def value(self) -> Any:
+        """The numpy value of a Const node (read-only: decoded once, shared by every rule)."""
+        cached = _VALUES.get(self)
+        if cached is None:
+            cached = attrvalues.tensor_to_numpy(self.attr["value"].tensor)
+            cached.flags.writeable = False
+            if cached.nbytes <= _CACHED_BYTES:
+                _VALUES[self] = cached
+        return cached
+
+    def remember_value(self, value: Any) -> None:
+        """Record *value* as what ``value()`` of this Const gives, sparing a decode.
+
+        The caller guarantees that decoding the node's tensor gives exactly *value* (see
+        ``attrvalues.stores_raw``): rewrites create constants that the next iteration reads.
+        """
+        if value.nbytes <= _CACHED_BYTES:
+            private = value.copy()
+            private.flags.writeable = False
+            _VALUES[self] = private
+
+    def to_nodedef(self) -> Any:
+        if self.nodedef is not None:
+            return self.nodedef
+        nd = _tf.pb().NodeDef(name=self.name, op=self.op, device=self.device)
+        nd.input.extend(str(i) for i in self.inputs)
+        for key in sorted(self.attr):
+            nd.attr[key].CopyFrom(self.attr[key])
+        return nd
+
+    @staticmethod
+    def make(
+        name: str,
+        op: str,
+        inputs: Iterable[TensorRef | str] = (),
+        attrs_: Mapping[str, Any] | None = None,
+        device: str = "",
+    ) -> Node:
+        """A new node; *attrs_* values may be Python values or AttrValue protos."""
+        refs = [i if isinstance(i, TensorRef) else TensorRef.parse(i) for i in inputs]
+        attr = {k: attrvalues.encode(v) for k, v in (attrs_ or {}).items()}
+        return Node(name, op, (), device, attr).with_inputs(refs)
