@@ -50,6 +50,16 @@ def _windowed(node: Node) -> str | None:
     return _nhwc(node)
 
 
+def _conv(node: Node) -> str | None:
+    strides = list(node.get("strides") or [1, 1, 1, 1])
+    if len(strides) == 4 and strides[1] != strides[2]:
+        return f"strides={strides}; QuantizedConv2D supports only equal row and column strides"
+    dilations = list(node.get("dilations") or [1, 1, 1, 1])
+    if any(d != 1 for d in dilations):
+        return f"dilations={dilations}; QuantizedConv2D has no dilated kernel"
+    return _windowed(node)
+
+
 def _int32_axis(node: Node) -> str | None:
     tidx = node.get("Tidx")
     if tidx is not None and str(tidx) != "int32":
@@ -75,7 +85,7 @@ QUANTIZED_OPS: dict[str, QuantizedOp] = {
         ("strides", "padding", "dilations"),
         (("Tinput", "quint8"), ("Tfilter", "quint8"), ("out_type", "qint32")),
         True,
-        check=_windowed,
+        check=_conv,
     ),
     "MatMul": QuantizedOp("QuantizedMatMul", ("transpose_a", "transpose_b"), _BINARY, True),
     "MaxPool": QuantizedOp("QuantizedMaxPool", ("ksize", "strides", "padding"), (("T", "quint8"),), check=_windowed),

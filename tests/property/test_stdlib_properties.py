@@ -265,11 +265,6 @@ LINEAR = ("MatMul", "Conv2D", "BiasAdd", "AddV2", "Relu", "Identity")
 # graphs: a 3x3x4 convolution sums 36 products of values near 1, each weight off by up to half
 # a bucket ((max - min) / 512), so outputs near zero move by ~1e-2 in absolute terms.
 ROUNDING = (5e-2, 5e-2)
-UNEQUAL_STRIDES = (
-    "quantize_nodes turns Conv2D with unequal row/column strides into QuantizedConv2D, whose "
-    "kernel only supports equal strides, so the result does not run; it should leave those alone"
-)
-
 
 PROPERTIES: Mapping[str, Prop] = {
     # structural passes
@@ -301,7 +296,7 @@ PROPERTIES: Mapping[str, Prop] = {
     "round_weights": Prop(big_weights, {}, ROUNDING),
     "cast_weights": Prop(None, {"minimum_size": 1}, _tolerance("cast_weights")),
     "quantize_nodes": Prop(lambda: graphs(ops=("MatMul", "Conv2D", "Relu", "BiasAdd"), max_nodes=2), {}, _tolerance("quantize_nodes"),
-                           examples=10, xfail=UNEQUAL_STRIDES),
+                           examples=10),
     "freeze_requantization_ranges": Prop(requantized, {"min_max_log_file": RANGE_LOG}, _tolerance("freeze_requantization_ranges"),
                                          extra=no_op("RequantizationRange")),
     # logging and lookups

@@ -301,3 +301,22 @@ def test_a_relu_whose_input_range_excludes_zero_cannot_output_zero_as_in_gtt():
     (got,) = run(out, {"x": x}, ["y"])
     np.testing.assert_array_equal(got, run(gtt(graph_def, ["x"], ["y"], "quantize_nodes"), {"x": x}, ["y"])[0])
     assert np.all(want == 0) and np.all(got < 0)
+
+
+def test_conv_with_unequal_strides_stays_float():
+    """QuantizedConv2D supports only equal row and column strides: such a conv is left alone."""
+    from graphrewrite.engine.attrvalues import DType, Shape
+    from graphrewrite.engine.driver import Context
+    from graphrewrite.engine.graph import Graph, Node
+    from graphrewrite.stdlib_rules.quantize_nodes import TRANSFORMS
+
+    f32 = DType(1)
+    w = np.random.default_rng(0).normal(size=(3, 3, 2, 4)).astype(np.float32)
+    graph = Graph.from_nodes([
+        Node.make("x", "Placeholder", [], {"dtype": f32, "shape": Shape((1, 8, 8, 2))}),
+        Node.make("w", "Const", [], {"dtype": f32, "value": w}),
+        Node.make("y", "Conv2D", ["x", "w"], {"T": f32, "strides": [1, 1, 2, 1], "padding": "SAME"}),
+    ])  # fmt: skip
+    step = next(t for t in TRANSFORMS if t.name == "quantize_nodes")
+    after, _ = step.apply(graph, Context(inputs=("x",), outputs=("y",)))
+    assert after.node("y").op == "Conv2D" and not [n for n in after if n.op.startswith("Quantized")]
