@@ -52,7 +52,7 @@ class Graph:
     :meth:`replace`. The function library and ``versions`` pass through untouched.
     """
 
-    __slots__ = ("_by_op", "_colocated", "_consumers", "_log", "_nodes", "edits", "library", "lineage", "versions")
+    __slots__ = ("_by_op", "_colocated", "_consumers", "_log", "_nodes", "library", "lineage", "versions")
 
     def __init__(
         self,
@@ -61,7 +61,6 @@ class Graph:
         by_op: dict[str, dict[str, None]],
         library: Any = None,
         versions: Any = None,
-        edits: int = 0,
         lineage: object | None = None,
         log: _Log | None = None,
         colocated: frozenset[str] | None = None,
@@ -71,9 +70,8 @@ class Graph:
         self._by_op = by_op
         self.library = library
         self.versions = versions
-        # Nodes upserted or removed since this lineage was built: lets a pass report how much
-        # it changed without rescanning the graph. replace() keeps the lineage token.
-        self.edits = edits
+        # replace() keeps the lineage token and logs the names it touched, so a pass can
+        # report what it changed without rescanning the graph (changes_since).
         self.lineage = lineage if lineage is not None else object()
         self._log = log  # which names each replace() in this lineage touched (changes_since)
         self._colocated = colocated  # names of nodes with a _class attribute, once asked for
@@ -237,7 +235,7 @@ class Graph:
         log = _Log(tuple(touched), self._log)
         colocated = None if self._colocated is None else _patch_colocated(self._colocated, touched, nodes)
         return Graph(
-            nodes, consumers, by_op, self.library, self.versions, self.edits + len(touched), self.lineage, log, colocated
+            nodes, consumers, by_op, self.library, self.versions, self.lineage, log, colocated
         )
 
     def unique_name(self, base: str, taken: Iterable[str] = ()) -> str:

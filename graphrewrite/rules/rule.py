@@ -76,12 +76,11 @@ class Pass:
 
     def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
         result = self.run(graph, ctx)
-        if result is graph:
-            changed = 0
-        elif result.lineage is graph.lineage:  # derived from *graph* by replace(): edits counted
-            changed = result.edits - graph.edits
-        else:  # built afresh: compare node by node
+        touched = result.changes_since(graph)  # derived by replace(): the log says what changed
+        if touched is None:  # built afresh: compare node by node
             changed = sum(1 for n in result if graph.get(n.name) is not n) + sum(1 for n in graph if n.name not in result)
+        else:
+            changed = len(touched)
         return result, (RuleStats(self.name, tried=1, matched=1, applied=changed),)
 
 
