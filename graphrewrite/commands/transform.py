@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from graphrewrite.cli import progress
+from graphrewrite.commands import progress
 from graphrewrite.engine.errors import GraphFileError, GraphRewriteError, UsageError
 
 

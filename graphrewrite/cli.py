@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-# Command name -> module under graphrewrite.cli; each has add_arguments(parser) and run(args).
+# Command name -> module under graphrewrite.commands; each has add_arguments(parser) and run(args).
 COMMANDS = {
     "transform": ("transform", "rewrite a GraphDef with a transform script (GTT's transform_graph)"),
     "rules": ("rules_cmd", "list every transform with its parameters and one-line doc"),
@@ -49,7 +49,7 @@ def build_parser(only: str | None = None) -> ArgumentParser:
             sub.add_parser(name, help=help_text, add_help=False)
             continue
         command = sub.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(f"graphrewrite.cli.{module}").add_arguments(command)
+        importlib.import_module(f"graphrewrite.commands.{module}").add_arguments(command)
     return parser
 
 
@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
-        module = importlib.import_module(f"graphrewrite.cli.{COMMANDS[args.command][0]}")
+        module = importlib.import_module(f"graphrewrite.commands.{COMMANDS[args.command][0]}")
         return int(module.run(args) or 0)
     except GraphRewriteError as exc:
         print(f"error: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)
