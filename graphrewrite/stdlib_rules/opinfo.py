@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from graphrewrite import _tf
-from graphrewrite.engine.attrvalues import DType
-from graphrewrite.engine.graph import Node
+from graphrewrite.engine.opdefs import output_dtypes
+
+__all__ = ["PLACEHOLDER_OPS", "attr_defaults", "attr_names", "is_stateful", "output_dtypes"]
 
 # Feeds: two nodes of these ops are different inputs even when their attributes are equal.
 PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
@@ -40,26 +41,3 @@ def attr_names(op: str) -> frozenset[str] | None:
     """Every attribute name the OpDef declares; None for unknown ops."""
     op_def = _tf.op_def(op)
     return None if op_def is None else frozenset(a.name for a in op_def.attr)
-
-
-def output_dtypes(node: Node) -> list[DType] | None:
-    """The dtype of each output of *node*, from its OpDef and attributes; None when unknown."""
-    op_def = _tf.op_def(node.op)
-    if op_def is None:
-        return None
-    out: list[DType] = []
-    for arg in op_def.output_arg:
-        if arg.type_list_attr:
-            types = node.get(arg.type_list_attr)
-            if types is None:
-                return None
-            out.extend(types)
-            continue
-        dtype = node.get(arg.type_attr) if arg.type_attr else DType(arg.type)
-        if not isinstance(dtype, DType) or dtype.enum == 0:
-            return None
-        count = node.get(arg.number_attr) if arg.number_attr else 1
-        if count is None:
-            return None
-        out.extend([dtype] * int(count))
-    return out
