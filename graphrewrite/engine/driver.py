@@ -16,6 +16,7 @@ import attrs
 
 from graphrewrite.engine.collector import collector_paused
 from graphrewrite.engine.errors import GraphRewriteError, SaturationError
+from graphrewrite.engine.feeds import OPAQUE, cut_feeds, restore_feeds
 from graphrewrite.engine.graph import Graph, node_name
 from graphrewrite.engine.pattern import Match, Pattern, depth, match_at, root_ops
 from graphrewrite.engine.report import Report, RuleCounter, RuleStats, StepReport
@@ -87,6 +88,8 @@ def saturate(
     wild = by_op.get(None, [])
     rules_by_op = {op: [*found, *wild] for op, found in by_op.items() if op is not None}
     candidates: set[str] | None = None
+    bound = Bound.for_graph(graph, max_iterations)
+    rewrites = 0
     for iteration in range(max_iterations):
         roots = _roots(graph, by_op, candidates)
         batch, deferred, fired = _collect(graph, roots, (rules_by_op, wild), counters, ctx)
@@ -98,9 +101,49 @@ def saturate(
                 ctx.trace(_event(iteration, rw, result.removed))
         candidates = _neighbourhood(result.graph, graph, result.changed | deferred, result.removed, reach)
         graph = result.graph
-    raise SaturationError(
-        f"rules still firing after {max_iterations} iterations: {', '.join(sorted(fired))}"
-    )
+        rewrites += len(batch)
+        bound.check(iteration + 1, rewrites, len(graph), fired)
+    raise bound.error(max_iterations, rewrites, len(graph), fired)
+
+
+@attrs.frozen
+class Bound:
+    """How far one fixed point may go before the driver calls it a runaway.
+
+    Bounds scale with the graph: a rule set that does not converge is stopped within a few
+    iterations of outgrowing its graph (``Neg(x) -> Neg(Neg(x))`` doubles it every round), and
+    the standard rules, which shrink graphs or grow them by a constant per rewrite, never come
+    near. Every bound counts, none is a clock: the same input stops at the same place.
+    """
+
+    start_nodes: int
+    max_iterations: int
+    max_nodes: int
+    max_rewrites: int
+
+    GROWTH = 8  # a fixed point may grow its graph up to 8x (+ MIN_SLACK nodes)
+    REWRITES_PER_NODE = 16
+    MIN_SLACK = 1000
+
+    @classmethod
+    def for_graph(cls, graph: Graph, max_iterations: int) -> Bound:
+        n = len(graph)
+        return cls(n, max_iterations, cls.GROWTH * n + cls.MIN_SLACK, cls.REWRITES_PER_NODE * n + 10 * cls.MIN_SLACK)
+
+    def check(self, iterations: int, rewrites: int, nodes: int, firing: set[str]) -> None:
+        if nodes > self.max_nodes or rewrites > self.max_rewrites:
+            raise self.error(iterations, rewrites, nodes, firing)
+
+    def error(self, iterations: int, rewrites: int, nodes: int, firing: set[str]) -> SaturationError:
+        limit = (
+            f"the graph outgrew its bound of {self.max_nodes:,} nodes" if nodes > self.max_nodes
+            else f"over the bound of {self.max_rewrites:,} rewrites" if rewrites > self.max_rewrites
+            else f"at the bound of {self.max_iterations} iterations"
+        )  # fmt: skip
+        return SaturationError(
+            f"rules do not converge ({limit}): {', '.join(sorted(firing))} still firing "
+            f"after {iterations} iterations and {rewrites:,} rewrites (nodes {self.start_nodes:,} -> {nodes:,})"
+        )
 
 
 def _roots(graph: Graph, by_op: Mapping[str | None, list[PatternRule]], candidates: set[str] | None) -> list[str]:
@@ -213,6 +256,11 @@ class Step(Protocol):
     @property
     def ignore_errors(self) -> bool: ...
 
+    @property
+    def feeds(self) -> str:
+        """How the step treats fed nodes: ``opaque``, ``visible`` or ``cut`` (engine.feeds)."""
+        ...
+
     def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]: ...
 
 
@@ -230,6 +278,22 @@ def run_steps(
         return _run_steps(graph, steps, ctx, after_step)
 
 
+def apply_step(step: Step, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
+    """Apply one step with the graph's feed points opaque to it (see ``engine.feeds``).
+
+    Every way of running a step (pipelines, ``check-rules``, the property tests) comes here.
+    """
+    mode = getattr(step, "feeds", OPAQUE)
+    if mode != OPAQUE or not ctx.inputs:
+        return step.apply(graph, ctx)
+    cut_graph, cut = cut_feeds(graph, ctx.inputs)
+    if not cut.originals:
+        return step.apply(graph, ctx)
+    step_ctx = attrs.evolve(ctx, outputs=(*ctx.outputs, *cut.keep))
+    result, stats = step.apply(cut_graph, step_ctx)
+    return restore_feeds(result, cut), stats
+
+
 def _run_steps(graph: Graph, steps: Sequence[Step], ctx: Context, after_step: Any) -> tuple[Graph, Report]:
     from graphrewrite.engine.validate import check_graph
 
@@ -240,7 +304,7 @@ def _run_steps(graph: Graph, steps: Sequence[Step], ctx: Context, after_step: An
         start = time.perf_counter()
         ignored = None
         try:
-            new_graph, stats = step.apply(graph, ctx)
+            new_graph, stats = apply_step(step, graph, ctx)
         except GraphRewriteError as exc:
             if not step.ignore_errors:
                 raise

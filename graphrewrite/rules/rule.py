@@ -20,6 +20,7 @@ import attrs
 
 from graphrewrite.engine.driver import Context, saturate
 from graphrewrite.engine.errors import NameNotFoundError, Span, UsageError, suggest
+from graphrewrite.engine.feeds import FEED_MODES, OPAQUE
 from graphrewrite.engine.graph import Graph
 from graphrewrite.engine.pattern import Match, Pattern
 from graphrewrite.engine.report import RuleStats
@@ -48,6 +49,8 @@ class Rule:
     def build(self, match: Match, graph: Graph, ctx: Context) -> Rewrite | str:
         return self.builder(match, graph, ctx)
 
+    feeds = OPAQUE  # a pattern rule sees fed nodes as Placeholders (engine.feeds)
+
     def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
         return saturate(graph, [self], ctx)
 
@@ -61,18 +64,25 @@ class Group:
     rules: tuple[Rule, ...]
     params: tuple[Param, ...] = ()
 
+    feeds = OPAQUE
+
     def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
         return saturate(graph, self.rules, ctx)
 
 
 @attrs.frozen
 class Pass:
-    """A whole-graph transform: ``run(graph, ctx) -> graph``."""
+    """A whole-graph transform: ``run(graph, ctx) -> graph``.
+
+    ``feeds`` says how it treats fed nodes (engine.feeds): ``opaque`` unless the pass changes
+    no node's value (``visible``) or cuts the graph at its feeds itself (``cut``).
+    """
 
     name: str
     doc: str
     run: Callable[[Graph, Context], Graph] = attrs.field(eq=False)
     params: tuple[Param, ...] = ()
+    feeds: str = attrs.field(default=OPAQUE, validator=attrs.validators.in_(FEED_MODES))
 
     def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
         result = self.run(graph, ctx)
@@ -99,6 +109,10 @@ class Step:
     @property
     def name(self) -> str:
         return self.transform.name
+
+    @property
+    def feeds(self) -> str:
+        return self.transform.feeds
 
     def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
         return self.transform.apply(graph, ctx.with_args(self.args))

@@ -15,6 +15,7 @@ from graphrewrite import _tf
 from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import RuleError, UsageError
+from graphrewrite.engine.feeds import VISIBLE
 from graphrewrite.engine.graph import Graph, Node
 from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Pass
@@ -186,35 +187,41 @@ RENAME_OP = Pass(
     "old_op_name(...) -> new_op_name(...), attributes unchanged (as GTT)",
     rename_op,
     RENAME_OP_PARAMS,
+    feeds=VISIBLE,
 )
 RENAME_ATTRIBUTE = Pass(
     "rename_attribute",
     "node[old_attribute_name=v] -> node[new_attribute_name=v] (unlike GTT: refuses to clobber an existing attribute)",
     rename_attribute,
     RENAME_ATTRIBUTE_PARAMS,
+    feeds=VISIBLE,
 )
 REMOVE_ATTRIBUTE = Pass(
     "remove_attribute",
     "node[attribute_name=v] -> node (as GTT; op_name is an op type, * for all)",
     remove_attribute,
     REMOVE_ATTRIBUTE_PARAMS,
+    feeds=VISIBLE,
 )
-REMOVE_DEVICE = Pass("remove_device", "node@device -> node (as GTT)", remove_device)
+REMOVE_DEVICE = Pass("remove_device", "node@device -> node (as GTT)", remove_device, feeds=VISIBLE)
 SET_DEVICE = Pass(
     "set_device",
     "node -> node@device (unlike GTT: a malformed device name is an error)",
     set_device,
     SET_DEVICE_PARAMS,
+    feeds=VISIBLE,
 )
 REMOVE_CONTROL_DEPENDENCIES = Pass(
     "remove_control_dependencies",
     "f(x, ^c) -> f(x) (as GTT)",
     remove_control_dependencies,
+    feeds=VISIBLE,
 )
 ADD_DEFAULT_ATTRIBUTES = Pass(
     "add_default_attributes",
     "node -> node with its OpDef's default attributes (unlike GTT: unknown ops are left alone, not an error)",
     add_default_attributes,
+    feeds=VISIBLE,
 )
 
 TRANSFORMS = (

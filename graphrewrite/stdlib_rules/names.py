@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import GraphError, NameNotFoundError, RuleError, UsageError
+from graphrewrite.engine.feeds import VISIBLE
 from graphrewrite.engine.graph import Graph, Node, TensorRef
 from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Pass
@@ -115,11 +116,13 @@ RENAME_NODE = Pass(
     "old_node_name -> new_node_name, with every reference (unlike GTT: colocation follows, inputs/outputs refused)",
     rename_node,
     RENAME_NODE_PARAMS,
+    feeds=VISIBLE,
 )
 OBFUSCATE_NAMES = Pass(
     "obfuscate_names",
     "every name -> GTT's base-62 id, inputs/outputs kept (unlike GTT: in any spelling; colocation follows)",
     obfuscate_names,
+    feeds=VISIBLE,
 )
 
 TRANSFORMS = (RENAME_NODE, OBFUSCATE_NAMES)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import GraphError
+from graphrewrite.engine.feeds import VISIBLE
 from graphrewrite.engine.graph import CONTROL, Graph
 from graphrewrite.rules.rule import Pass
 
@@ -86,4 +87,5 @@ SORT_BY_EXECUTION_ORDER = Pass(
     "sort_by_execution_order",
     "nodes in any order -> nodes in GTT's exact topological order (unlike GTT: a cycle names its nodes)",
     sort_by_execution_order,
+    feeds=VISIBLE,
 )

@@ -27,6 +27,7 @@ from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import GraphError, NameNotFoundError, RuleError, UsageError, suggest
+from graphrewrite.engine.feeds import CUT
 from graphrewrite.engine.graph import CONTROL, Graph, Node, node_name
 from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Pass
@@ -196,4 +197,5 @@ STRIP_UNUSED_NODES = Pass(
     "(unlike GTT: dtype inferred, shape unknown by default; without outputs the sinks count as outputs)",
     strip_unused_nodes,
     PARAMS,
+    feeds=CUT,
 )

@@ -45,6 +45,7 @@ class GraphCase:
 
     ``root`` is the node a pattern was built at, ``fires`` whether the rule matched there and
     accepted the match (None for palette graphs), ``rule`` the rule the pattern came from.
+    ``fed`` names the Consts and interior nodes among the inputs (fed like Placeholders).
     """
 
     graph_def: Any = attrs.field(eq=False, repr=False)
@@ -54,6 +55,7 @@ class GraphCase:
     root: str | None = None
     fires: bool | None = None
     rule: str | None = None
+    fed: tuple[str, ...] = ()
 
     def graph(self) -> Graph:
         return Graph.from_graphdef(self.graph_def)

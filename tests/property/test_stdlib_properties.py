@@ -84,6 +84,17 @@ def marked(draw: Any, key: str = "_marker") -> GraphCase:
 
 
 @st.composite
+def without_defaults(draw: Any) -> GraphCase:
+    """Graphs of ops with default attributes, written without them (as old exporters did)."""
+    from graphrewrite.stdlib_rules.opinfo import attr_defaults
+
+    case = draw(graphs(ops=("MatMul", "Conv2D", "BiasAdd", "ConcatV2", "Relu")))
+    graph = case.graph()
+    stripped = [n.without_attrs(*(attr_defaults(n.op) or {})) for n in graph if attr_defaults(n.op)]
+    return _evolve(case, graph.replace(stripped))
+
+
+@st.composite
 def on_devices(draw: Any) -> GraphCase:
     case = draw(graphs())
     graph = case.graph()
@@ -279,7 +290,7 @@ PROPERTIES: Mapping[str, Prop] = {
     "remove_device": Prop(on_devices, extra=devices("")),
     "set_device": Prop(graphs, {"device": "/device:CPU:0"}, extra=devices("/device:CPU:0")),
     "remove_control_dependencies": Prop(lambda: graphs(control_edges=True), extra=no_control_inputs),
-    "add_default_attributes": Prop(graphs, extra=all_defaults_present),
+    "add_default_attributes": Prop(without_defaults, extra=all_defaults_present),
     "rename_node": Prop(with_target, {"old_node_name": "target", "new_node_name": "renamed"}, extra=renamed),
     "obfuscate_names": Prop(graphs),
     "backport_concatv2": Prop(lambda: graphs(ops=("ConcatV2", "Relu", "AddV2")), extra=no_op("ConcatV2")),
@@ -300,7 +311,7 @@ PROPERTIES: Mapping[str, Prop] = {
     "freeze_requantization_ranges": Prop(requantized, {"min_max_log_file": RANGE_LOG}, _tolerance("freeze_requantization_ranges"),
                                          extra=no_op("RequantizationRange")),
     # logging and lookups
-    "insert_logging": Prop(graphs, {"op": ["Relu", "AddV2", "MatMul"]}),
+    "insert_logging": Prop(lambda: graphs(ops=("Relu", "AddV2", "MatMul", "Neg", "Tanh")), {"op": ["Relu", "AddV2", "MatMul"]}),
     "sparsify_gather": Prop(graphs, fires=False),
 }  # fmt: skip
 

@@ -192,3 +192,17 @@ def test_verify_uses_the_lossy_transforms_tolerance(tmp_path, capsys):
     assert _transform(graph_file, tmp_path / "strict.pb", "--verify", "--rtol=1e-6", "--atol=1e-7",
                       script="quantize_weights(minimum_size=16)") == 1  # fmt: skip
     assert not (tmp_path / "strict.pb").exists()
+
+
+def test_a_rule_file_that_never_converges_stops_with_exit_1(graph_file, tmp_path, capsys):
+    """The issue's runaway rule: a one-line error naming the rule and the growth, nothing written."""
+    rules = tmp_path / "grow.rules"
+    rules.write_text("rule grow { match Neg(x) rewrite Neg(Neg(x)) }\n")
+    out = tmp_path / "out.pb"
+    status = main([
+        "transform", f"--in_graph={graph_file}", f"--out_graph={out}", "--inputs=x", "--outputs=y",
+        f"--rules={rules}", "--transforms=grow",
+    ])  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 1 and not out.exists()
+    assert len(err.strip().splitlines()) == 1 and "grow still firing" in err and "nodes 7 ->" in err

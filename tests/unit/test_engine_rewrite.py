@@ -137,3 +137,17 @@ def test_numbers_unchanged_in_tensorflow():
     (a,) = run_graph(before.to_graphdef(), feed, ["y"])
     (b,) = run_graph(after.to_graphdef(), feed, ["y"])
     np.testing.assert_array_equal(a, b)
+
+
+def test_a_growing_rule_is_stopped_by_the_node_bound():
+    """``Neg(x) -> Neg(Neg(x))`` doubles the graph every round: stopped once it outgrows its bound."""
+
+    def grow(match, graph, ctx):
+        inner = Node.make(f"{match.root}/g{len(graph)}", "Neg", [match.tensor("x")], {"T": F32})
+        return Rewrite("grow", match.root, add=(inner, graph.node(match.root).with_inputs([TensorRef(inner.name)])))
+
+    rule = Rule("grow", "Neg(x) -> Neg(Neg(x))", op("Neg", Tensor("x")), grow)
+    g = Graph.from_nodes([_ph("x"), Node.make("n", "Neg", ["x"], {"T": F32})])
+    with pytest.raises(SaturationError, match=r"grow still firing after \d+ iterations .*nodes 2 -> [\d,]+") as err:
+        saturate(g, [rule], Context())
+    assert "the graph outgrew its bound of 1,016 nodes" in str(err.value)
