@@ -39,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trace", action="store_true", help="print which rule fired at which node")
     parser.add_argument("--trace-format", dest="trace_format", choices=("text", "json"), default="text")
     parser.add_argument("--dry-run", dest="dry_run", action="store_true", help="print what would change; write nothing")
+    parser.add_argument(
+        "--profile", nargs="?", const="-", metavar="FILE.json",
+        help="per step: rounds, why it stopped, nodes per round; per rule: tried, matched, rewrites, time "
+             "(printed, or written as JSON to FILE.json)",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress display and no summary")
 
 
@@ -69,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     result = _run(args, graph_def, steps, checker)
     if checker is not None and args.verify == "final":
         _check(checker, result.graph_def, "the transformed graph")
+    if args.profile:
+        _profile(result.report, args.profile)
     if args.dry_run:
         _print_diff(graph_def, result.graph_def)
         return 0
@@ -124,6 +131,15 @@ def _check(checker: Any, graph_def: Any, what: str) -> None:
     print(report.table(), file=sys.stderr)
     if not report.ok:
         raise VerificationFailed(f"{what} does not compute the same outputs; nothing was written")
+
+
+def _profile(report: Any, target: str) -> None:
+    from graphrewrite import io
+
+    if target == "-":
+        print(report.profile(), file=sys.stderr)
+    else:
+        io.write_atomic(Path(target), (json.dumps(report.to_dict(), indent=1, sort_keys=True) + "\n").encode())
 
 
 def _tracer(fmt: str) -> Any:

@@ -14,8 +14,9 @@ from typing import Any, Protocol
 
 import attrs
 
+from graphrewrite.engine.bounds import Bound
 from graphrewrite.engine.collector import collector_paused
-from graphrewrite.engine.errors import GraphRewriteError, SaturationError
+from graphrewrite.engine.errors import GraphRewriteError
 from graphrewrite.engine.feeds import OPAQUE, cut_feeds, restore_feeds
 from graphrewrite.engine.graph import Graph, node_name
 from graphrewrite.engine.pattern import Match, Pattern, depth, match_at, root_ops
@@ -45,6 +46,9 @@ class Context:
     outputs: tuple[str, ...] = ()
     args: Mapping[str, Any] = attrs.field(factory=dict)
     trace: Callable[[FireEvent], None] | None = attrs.field(default=None, eq=False)
+    # Called after every round of a fixed point with (nodes after it, rewrites in it); a last
+    # call with 0 rewrites says the fixed point was reached. The step reports collect it.
+    on_round: Callable[[int, int], None] | None = attrs.field(default=None, eq=False)
     # Computed once: rules ask for it on every match.
     _protected: frozenset[str] = attrs.field(init=False, eq=False, repr=False)
 
@@ -94,6 +98,8 @@ def saturate(
         roots = _roots(graph, by_op, candidates)
         batch, deferred, fired = _collect(graph, roots, (rules_by_op, wild), counters, ctx)
         if not batch:
+            if ctx.on_round is not None:
+                ctx.on_round(len(graph), 0)
             return graph, tuple(c.freeze() for c in counters.values())
         result = apply_batch(graph, batch, ctx.protected)
         if ctx.trace is not None:
@@ -102,48 +108,10 @@ def saturate(
         candidates = _neighbourhood(result.graph, graph, result.changed | deferred, result.removed, reach)
         graph = result.graph
         rewrites += len(batch)
+        if ctx.on_round is not None:
+            ctx.on_round(len(graph), len(batch))
         bound.check(iteration + 1, rewrites, len(graph), fired)
     raise bound.error(max_iterations, rewrites, len(graph), fired)
-
-
-@attrs.frozen
-class Bound:
-    """How far one fixed point may go before the driver calls it a runaway.
-
-    Bounds scale with the graph: a rule set that does not converge is stopped within a few
-    iterations of outgrowing its graph (``Neg(x) -> Neg(Neg(x))`` doubles it every round), and
-    the standard rules, which shrink graphs or grow them by a constant per rewrite, never come
-    near. Every bound counts, none is a clock: the same input stops at the same place.
-    """
-
-    start_nodes: int
-    max_iterations: int
-    max_nodes: int
-    max_rewrites: int
-
-    GROWTH = 8  # a fixed point may grow its graph up to 8x (+ MIN_SLACK nodes)
-    REWRITES_PER_NODE = 16
-    MIN_SLACK = 1000
-
-    @classmethod
-    def for_graph(cls, graph: Graph, max_iterations: int) -> Bound:
-        n = len(graph)
-        return cls(n, max_iterations, cls.GROWTH * n + cls.MIN_SLACK, cls.REWRITES_PER_NODE * n + 10 * cls.MIN_SLACK)
-
-    def check(self, iterations: int, rewrites: int, nodes: int, firing: set[str]) -> None:
-        if nodes > self.max_nodes or rewrites > self.max_rewrites:
-            raise self.error(iterations, rewrites, nodes, firing)
-
-    def error(self, iterations: int, rewrites: int, nodes: int, firing: set[str]) -> SaturationError:
-        limit = (
-            f"the graph outgrew its bound of {self.max_nodes:,} nodes" if nodes > self.max_nodes
-            else f"over the bound of {self.max_rewrites:,} rewrites" if rewrites > self.max_rewrites
-            else f"at the bound of {self.max_iterations} iterations"
-        )  # fmt: skip
-        return SaturationError(
-            f"rules do not converge ({limit}): {', '.join(sorted(firing))} still firing "
-            f"after {iterations} iterations and {rewrites:,} rewrites (nodes {self.start_nodes:,} -> {nodes:,})"
-        )
 
 
 def _roots(graph: Graph, by_op: Mapping[str | None, list[PatternRule]], candidates: set[str] | None) -> list[str]:
@@ -294,6 +262,10 @@ def apply_step(step: Step, graph: Graph, ctx: Context) -> tuple[Graph, tuple[Rul
     return restore_feeds(result, cut), stats
 
 
+def _collector(rounds: list[tuple[int, int]]) -> Callable[[int, int], None]:
+    return lambda nodes, rewrites: rounds.append((nodes, rewrites))
+
+
 def _run_steps(graph: Graph, steps: Sequence[Step], ctx: Context, after_step: Any) -> tuple[Graph, Report]:
     from graphrewrite.engine.validate import check_graph
 
@@ -303,15 +275,17 @@ def _run_steps(graph: Graph, steps: Sequence[Step], ctx: Context, after_step: An
         before = len(graph)
         start = time.perf_counter()
         ignored = None
+        rounds: list[tuple[int, int]] = []
         try:
-            new_graph, stats = apply_step(step, graph, ctx)
+            new_graph, stats = apply_step(step, graph, attrs.evolve(ctx, on_round=_collector(rounds)))
         except GraphRewriteError as exc:
             if not step.ignore_errors:
                 raise
             new_graph, stats, ignored = graph, (), str(exc)
         check_graph(new_graph, ctx, step=step.name, before=checked)
         checked = new_graph
-        reports.append(StepReport(step.name, before, len(new_graph), time.perf_counter() - start, stats, ignored))
+        seconds = time.perf_counter() - start
+        reports.append(StepReport(step.name, before, len(new_graph), seconds, stats, ignored, tuple(rounds)))
         graph = new_graph
         if after_step is not None:
             after_step(index, step, graph)

@@ -13,6 +13,7 @@ All are frozen values; users build them (or write them in the rule language), ne
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -85,13 +86,15 @@ class Pass:
     feeds: str = attrs.field(default=OPAQUE, validator=attrs.validators.in_(FEED_MODES))
 
     def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
+        start = time.perf_counter()
         result = self.run(graph, ctx)
+        seconds = time.perf_counter() - start
         touched = result.changes_since(graph)  # derived by replace(): the log says what changed
         if touched is None:  # built afresh: compare node by node
             changed = sum(1 for n in result if graph.get(n.name) is not n) + sum(1 for n in graph if n.name not in result)
         else:
             changed = len(touched)
-        return result, (RuleStats(self.name, tried=1, matched=1, applied=changed),)
+        return result, (RuleStats(self.name, tried=1, matched=1, applied=changed, seconds=seconds),)
 
 
 Transform = Rule | Group | Pass

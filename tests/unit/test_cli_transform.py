@@ -206,3 +206,35 @@ def test_a_rule_file_that_never_converges_stops_with_exit_1(graph_file, tmp_path
     err = capsys.readouterr().err
     assert status == 1 and not out.exists()
     assert len(err.strip().splitlines()) == 1 and "grow still firing" in err and "nodes 7 ->" in err
+
+
+def test_profile_prints_rounds_and_rules(graph_file, tmp_path, capsys):
+    rules = tmp_path / "neg.rules"
+    rules.write_text("rule drop_double_neg { match Neg(Neg(x)) rewrite x }\n")
+    out = tmp_path / "out.pb"
+    assert main([
+        "transform", f"--in_graph={graph_file}", f"--out_graph={out}", "--inputs=x", "--outputs=y", "--quiet",
+        "--transforms=remove_nodes(op=Identity, op=CheckNumerics) fold_constants", "--profile",
+    ]) == 0  # fmt: skip
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("remove_nodes: 7 -> 5 nodes in ") and err[0].endswith("one pass")
+    assert any(line.split()[:3] == ["remove_nodes", "tried", "1"] for line in err)
+
+
+def test_profile_json_has_rounds_per_step(tmp_path):
+    graph = Graph.from_nodes([
+        Node.make("x", "Placeholder", [], {"dtype": F32}),
+        *(Node.make(f"n{i}", "Neg", [f"n{i - 1}" if i else "x"], {"T": F32}) for i in range(6)),
+    ])  # fmt: skip
+    src, out, prof = tmp_path / "in.pb", tmp_path / "out.pb", tmp_path / "p.json"
+    io.save_graph(graph.to_graphdef(), src)
+    rules = tmp_path / "neg.rules"
+    rules.write_text("rule drop_double_neg { match Neg(Neg(x)) rewrite x }\n")
+    assert main([
+        "transform", f"--in_graph={src}", f"--out_graph={out}", "--inputs=x", "--outputs=n5", "--quiet",
+        f"--rules={rules}", "--transforms=drop_double_neg", f"--profile={prof}",
+    ]) == 0  # fmt: skip
+    step = json.loads(prof.read_text())["steps"][0]
+    assert step["step"] == "drop_double_neg" and step["nodes_before"] == 7 and step["nodes_after"] == 2
+    assert [r["rewrites"] for r in step["rounds"]][-1] == 0 and step["stopped"].startswith("fixed point after")
+    assert step["rules"][0]["applied"] == 3  # Neg^6: three pairs, the outermost keeping its name
