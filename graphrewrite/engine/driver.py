@@ -80,9 +80,10 @@ class PatternRule(Protocol):
 
 
 def saturate(
-    graph: Graph, rules: Sequence[PatternRule], ctx: Context, *, max_iterations: int = MAX_ITERATIONS
+    graph: Graph, rules: Sequence[PatternRule], ctx: Context, *, max_iterations: int = MAX_ITERATIONS, once: bool = False
 ) -> tuple[Graph, tuple[RuleStats, ...]]:
-    """Apply *rules* until none matches; returns the graph and per-rule statistics."""
+    """Apply *rules* until none matches (or for one round, *once*); returns the graph and
+    per-rule statistics."""
     counters = {r.name: RuleCounter(r.name) for r in rules}
     by_op: dict[str | None, list[PatternRule]] = {}
     for rule in rules:
@@ -110,6 +111,8 @@ def saturate(
         rewrites += len(batch)
         if ctx.on_round is not None:
             ctx.on_round(len(graph), len(batch))
+        if once:
+            return graph, tuple(c.freeze() for c in counters.values())
         bound.check(iteration + 1, rewrites, len(graph), fired)
     raise bound.error(max_iterations, rewrites, len(graph), fired)
 

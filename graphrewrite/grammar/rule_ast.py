@@ -133,10 +133,12 @@ PatternExpr = OpPattern | Wildcard
 
 @attrs.frozen
 class TensorTemplate:
-    """A bound name in a rewrite: that tensor (a bound node means its output 0)."""
+    """A bound name in a rewrite: that tensor (a bound or let node means its output *port*,
+    0 unless written ``q:1``)."""
 
     name: str
     span: Span = attrs.field(eq=False)
+    port: int | None = None
 
 
 @attrs.frozen
@@ -188,8 +190,29 @@ class Let:
 
 
 @attrs.frozen
+class LetNode:
+    """``let q = QuantizeV2[...](x, lo, hi)``: a new node the rewrite may use, by name and port."""
+
+    name: str
+    template: NodeTemplate
+    span: Span = attrs.field(eq=False)
+
+
+@attrs.frozen
+class ParamDef:
+    """``name: kind [in [choices]] [= default]`` in ``rule name(...)``: a rule parameter."""
+
+    name: str
+    kind: str
+    choices: tuple[Expr, ...] = ()
+    default: Expr | None = None
+    span: Span = attrs.field(default=None, eq=False)
+    kind_span: Span = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
 class RuleDef:
-    """One ``rule name "doc" { match ... let ... where ... rewrite ... }``."""
+    """One ``rule name(params) "doc" { match ... let ... where ... rewrite ... }``."""
 
     name: str
     doc: str | None
@@ -199,6 +222,8 @@ class RuleDef:
     rewrite: Template
     span: Span = attrs.field(eq=False)
     summary: str = ""  # "match-text -> rewrite-text", the doc when none is written
+    params: tuple[ParamDef, ...] = ()
+    nodes: tuple[LetNode, ...] = ()  # node-valued lets, in the order written
 
 
 @attrs.frozen
@@ -220,6 +245,36 @@ class GroupDef:
 
 
 @attrs.frozen
+class StepRef:
+    """A schedule step: run rule or group *name* to its fixed point, or in one round (*once*)."""
+
+    name: str
+    once: bool
+    span: Span = attrs.field(eq=False)
+
+
+@attrs.frozen
+class RepeatStep:
+    """``repeat { ... }``: run *steps* in order until a whole pass changes nothing."""
+
+    steps: tuple[ScheduleStep, ...]
+    span: Span = attrs.field(eq=False)
+
+
+ScheduleStep = StepRef | RepeatStep
+
+
+@attrs.frozen
+class ScheduleDef:
+    """``schedule name "doc" { steps }``."""
+
+    name: str
+    doc: str | None
+    steps: tuple[ScheduleStep, ...]
+    span: Span = attrs.field(eq=False)
+
+
+@attrs.frozen
 class RuleFile:
     """A parsed file: its rules and groups in the order written, and the text for errors."""
 
@@ -227,4 +282,5 @@ class RuleFile:
     text: str = attrs.field(repr=False)
     rules: tuple[RuleDef, ...] = ()
     groups: tuple[GroupDef, ...] = ()
-    order: tuple[str, ...] = ()  # every rule and group name, in file order
+    order: tuple[str, ...] = ()  # every rule, group and schedule name, in file order
+    schedules: tuple[ScheduleDef, ...] = ()

@@ -18,7 +18,10 @@ from lark import Token, Transformer, v_args
 from graphrewrite.engine.errors import Diagnostic, LanguageError, Span, suggest
 from graphrewrite.grammar import rule_ast as A
 
-KEYWORDS = ("rule", "group", "match", "where", "let", "rewrite", "const", "and", "or", "not", "true", "false")
+KEYWORDS = (
+    "rule", "group", "schedule", "once", "repeat", "match", "where", "let", "rewrite", "const",
+    "and", "or", "not", "in", "true", "false",
+)  # fmt: skip
 
 _TERMINAL_NAMES = {
     "NAME": "a name",
@@ -50,10 +53,14 @@ def parse_rules(text: str, *, source: str = "<rules>") -> A.RuleFile:
     items: list[Any] = _ToAst(source, text).transform(tree)
     rules: list[A.RuleDef] = []
     groups: list[A.GroupDef] = []
+    schedules: list[A.ScheduleDef] = []
     order: list[str] = []
     for item in items:
         if isinstance(item, A.RuleDef):
             rules.append(item)
+            order.append(item.name)
+        elif isinstance(item, A.ScheduleDef):
+            schedules.append(item)
             order.append(item.name)
         else:
             group, inline = item
@@ -61,7 +68,7 @@ def parse_rules(text: str, *, source: str = "<rules>") -> A.RuleFile:
             order.extend(r.name for r in inline)
             groups.append(group)
             order.append(group.name)
-    return A.RuleFile(source, text, tuple(rules), tuple(groups), tuple(order))
+    return A.RuleFile(source, text, tuple(rules), tuple(groups), tuple(order), tuple(schedules))
 
 
 # ---- syntax errors -------------------------------------------------------------------------
@@ -168,11 +175,41 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return items
 
     def rule(self, meta: Any, children: list[Any]) -> A.RuleDef:
-        name, doc, match, *clauses, rewrite = children
+        name, params, doc, match, *clauses, rewrite = children
         lets = tuple(c for c in clauses if isinstance(c, A.Let))
+        nodes = tuple(c for c in clauses if isinstance(c, A.LetNode))
         wheres = tuple(w for c in clauses if isinstance(c, list) for w in c)
         summary = f"{self._source_text(match)} -> {self._source_text(rewrite)}"
-        return A.RuleDef(str(name), doc, match, lets, wheres, rewrite, self._tspan(name), summary)
+        return A.RuleDef(
+            str(name), doc, match, lets, wheres, rewrite, self._tspan(name), summary, tuple(params or ()), nodes
+        )
+
+    def params(self, meta: Any, children: list[Any]) -> tuple[A.ParamDef, ...]:
+        return _present(children)
+
+    def param(self, meta: Any, children: list[Any]) -> A.ParamDef:
+        name, kind, choices, default = children
+        return A.ParamDef(str(name), str(kind), tuple(choices or ()), default, self._tspan(name), self._tspan(kind))
+
+    def choices(self, meta: Any, children: list[Any]) -> tuple[Any, ...]:
+        return tuple(children)
+
+    def schedule(self, meta: Any, children: list[Any]) -> A.ScheduleDef:
+        name, doc, *steps = children
+        return A.ScheduleDef(str(name), doc, tuple(steps), self._tspan(name))
+
+    def fixpoint_step(self, meta: Any, children: list[Token]) -> A.StepRef:
+        return A.StepRef(str(children[0]), False, self._tspan(children[0]))
+
+    def once_step(self, meta: Any, children: list[Token]) -> A.StepRef:
+        return A.StepRef(str(children[0]), True, self._tspan(children[0]))
+
+    def repeat_step(self, meta: Any, children: list[Any]) -> A.RepeatStep:
+        return A.RepeatStep(tuple(children), self._span(meta))
+
+    def let_node(self, meta: Any, children: list[Any]) -> A.LetNode:
+        name, template = children
+        return A.LetNode(str(name), template, self._tspan(name))
 
     def group(self, meta: Any, children: list[Any]) -> tuple[A.GroupDef, list[A.RuleDef]]:
         name, doc, *members = children
@@ -253,8 +290,9 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
 
     # -- templates --
 
-    def tensor_template(self, meta: Any, children: list[Token]) -> A.TensorTemplate:
-        return self._expr(A.TensorTemplate(str(children[0]), self._tspan(children[0])), meta)
+    def tensor_template(self, meta: Any, children: list[Any]) -> A.TensorTemplate:
+        name, port = children
+        return self._expr(A.TensorTemplate(str(name), self._tspan(name), port), meta)
 
     def new_node(self, meta: Any, children: list[Any]) -> A.NodeTemplate:
         op, attributes, *inputs = children

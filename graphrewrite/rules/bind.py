@@ -148,7 +148,9 @@ def _twice(arg: Arg, first: Arg) -> Diagnostic:
 
 def _bad_value(arg: Arg, param: Param, exc: ValueError) -> Diagnostic:
     hint = None
-    if param.kind is Kind.DTYPE:
+    if param.choices:
+        hint = suggest(arg.value.strip(), [str(c) for c in param.choices])
+    elif param.kind is Kind.DTYPE:
         hint = suggest(arg.value.strip(), _DTYPE_NAMES) or "dtypes are named like float, int32, uint8"
     return Diagnostic(arg.value_span, f"bad value for parameter '{arg.name}': {exc}", hint)
 

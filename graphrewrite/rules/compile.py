@@ -24,8 +24,9 @@ from graphrewrite.grammar import rule_ast as A
 from graphrewrite.rules.checks import BindingInfo, Checker, literal_value
 from graphrewrite.rules.closures import Closure, Compiled
 from graphrewrite.rules.expr import Bound, Env, EvalError
+from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.predicates import FUNCTIONS
-from graphrewrite.rules.rule import Group, Rule, Transform
+from graphrewrite.rules.rule import Group, Repeat, Rule, Run, Schedule, Transform
 from graphrewrite.rules.template import build_rewrite
 
 INTERNAL = "%"  # prefix of the bindings the compiler gives unnamed pattern nodes
@@ -43,6 +44,7 @@ class Program:
     lets: Mapping[str, A.Expr]
     wheres: tuple[A.Where, ...]
     rewrite: A.Template
+    nodes: Mapping[str, A.NodeTemplate] = attrs.field(factory=dict)  # node-valued lets
     _last: tuple[Any, ...] = ()  # (match, graph, env): guard and builder share one Env
     _compiled: Compiled = attrs.field(init=False)
     _conditions: tuple[tuple[str, Closure], ...] = attrs.field(init=False)
@@ -52,8 +54,9 @@ class Program:
         self._compiled = Compiled(self.lets, FUNCTIONS)
         for expr in self.lets.values():
             self._compiled.closure(expr)
-        for expr in _template_exprs(self.rewrite):
-            self._compiled.closure(expr)
+        for template in (self.rewrite, *self.nodes.values()):
+            for expr in _template_exprs(template):
+                self._compiled.closure(expr)
         self._conditions = tuple((w.text, self._compiled.closure(w.expr)) for w in self.wheres)
         self._slots = tuple((n, info) for n, info in self.bindings.items() if not n.startswith(INTERNAL))
 
@@ -92,7 +95,7 @@ class Program:
     def build(self, match: Match, graph: Graph, ctx: Any) -> Rewrite | str:
         env = self.env(match, graph, ctx)
         try:
-            return build_rewrite(self.name, self.rewrite, env, match, graph)
+            return build_rewrite(self.name, self.rewrite, env, match, graph, self.nodes)
         finally:
             self._last = ()
 
@@ -149,27 +152,67 @@ def compile_rule(rule_def: A.RuleDef, *, validate: bool = True) -> tuple[Rule | 
     if isinstance(rule_def.match, A.Wildcard):
         checker.error(rule_def.match.span, f"a rule must match an op at its root, not the tensor '{rule_def.match.name}'")
     checker.pattern(rule_def.match)
-    lets: dict[str, A.Expr] = {}
+    params = [p for p in (compile_param(d, checker) for d in rule_def.params) if p is not None]
+    # A parameter is a let whose value comes from the step's arguments.
+    lets: dict[str, A.Expr] = {p.name: _param_expr(d) for p, d in zip(params, rule_def.params, strict=False)}
     for let in rule_def.lets:
         checker.expr(let.expr, lets)
         if let.name in patterns.bindings or let.name in lets:
             checker.error(let.span, f"'{let.name}' is already bound; a let needs a new name")
         lets[let.name] = let.expr
+    nodes = {}
+    for let_node in rule_def.nodes:
+        checker.template(let_node.template, lets)
+        if let_node.name in patterns.bindings or let_node.name in lets:
+            checker.error(let_node.span, f"'{let_node.name}' is already bound; a let needs a new name")
+        patterns.bindings[let_node.name] = BindingInfo(
+            let_node.name, True, (str(let_node.template.op),), None, 0, 0, let_node.span
+        )
+        nodes[let_node.name] = let_node.template
     for where in rule_def.wheres:
         checker.expr(where.expr, lets)
     checker.template(rule_def.rewrite, lets)
     if checker.diagnostics:
         return None, checker.diagnostics
-    program = Program(rule_def.name, patterns.bindings, lets, rule_def.wheres, rule_def.rewrite)
+    program = Program(rule_def.name, patterns.bindings, lets, rule_def.wheres, rule_def.rewrite, nodes)
     rule = Rule(
         rule_def.name,
         rule_def.doc or rule_def.summary,
         pattern,
         program.build,
         program.guard if rule_def.wheres else None,
+        tuple(params),
         source=rule_def.span,
     )
     return rule, []
+
+
+def compile_param(param: A.ParamDef, checker: Checker) -> Param | None:
+    """``name: kind [in [...]] [= default]`` as a Param, or None after reporting a problem."""
+    kinds = {k.value: k for k in Kind}
+    kind = kinds.get(param.kind)
+    if kind is None:
+        checker.error(param.kind_span, f"unknown parameter type '{param.kind}'", suggest(param.kind, kinds))
+        return None
+    declared = Param(param.name, kind)
+    try:
+        choices = tuple(declared.convert(_text(literal_value(c))) for c in param.choices)
+        declared = attrs.evolve(declared, choices=choices)
+        default = None if param.default is None else declared.convert(_text(literal_value(param.default)))
+    except ValueError as exc:
+        checker.error(param.span, f"parameter '{param.name}': {exc}")
+        return None
+    return attrs.evolve(declared, default=default, required=param.default is None)
+
+
+def _text(value: Any) -> str:
+    """A literal as a script would write it (``true``, ``1.5``, ``float16``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _param_expr(param: A.ParamDef) -> A.Expr:
+    default = param.default if param.default is not None else A.Literal(None, param.span)
+    return A.Call("param", (A.Literal(param.name, param.span), default), (), param.span)
 
 
 def compile_rules(rule_file: A.RuleFile, *, validate: bool = True) -> tuple[Transform, ...]:
@@ -191,10 +234,15 @@ def compile_rules(rule_file: A.RuleFile, *, validate: bool = True) -> tuple[Tran
             diagnostics.append(Diagnostic(group.span, f"'{group.name}' is defined twice"))
         defined.setdefault(group.name, group)
     groups = _compile_groups(rule_file.groups, rules, defined, diagnostics)
+    for schedule in rule_file.schedules:
+        if schedule.name in defined:
+            diagnostics.append(Diagnostic(schedule.span, f"'{schedule.name}' is defined twice"))
+        defined.setdefault(schedule.name, schedule)
+    schedules = _compile_schedules(rule_file.schedules, {**rules, **groups}, defined, diagnostics)
     if diagnostics:
         unique = list({(d.span, d.message): d for d in diagnostics}.values())
         raise LanguageError(unique, rule_file.text)
-    by_name: dict[str, Transform] = {**rules, **groups}
+    by_name: dict[str, Transform] = {**rules, **groups, **schedules}
     return tuple(by_name[name] for name in dict.fromkeys(rule_file.order) if name in by_name)
 
 
@@ -224,3 +272,43 @@ def _compile_groups(
         unique = list({r.name: r for r in members(group, (group.name,))}.values())
         out[group.name] = Group(group.name, group.doc or f"rules {', '.join(r.name for r in unique)}", tuple(unique))
     return out
+
+
+def _compile_schedules(
+    schedules: tuple[A.ScheduleDef, ...], runnable: Mapping[str, Rule | Group], defined: Mapping[str, Any],
+    diagnostics: list[Diagnostic],
+) -> dict[str, Schedule]:
+    """Schedules in file order; a step names a rule, group or earlier schedule of the file."""
+    out: dict[str, Schedule] = {}
+
+    def steps(items: tuple[A.ScheduleStep, ...], owner: str) -> tuple[Run | Repeat, ...]:
+        found: list[Run | Repeat] = []
+        for item in items:
+            if isinstance(item, A.RepeatStep):
+                found.append(Repeat(steps(item.steps, owner)))
+                continue
+            target = runnable.get(item.name) or out.get(item.name)
+            if target is None:
+                what = "itself" if item.name == owner else f"'{item.name}', which is not a rule, group or earlier schedule"
+                hint = None if item.name == owner else suggest(item.name, [*runnable, *out])
+                diagnostics.append(Diagnostic(item.span, f"schedule '{owner}' names {what}", hint))
+            elif item.once and isinstance(target, Schedule):
+                diagnostics.append(Diagnostic(item.span, f"'once' runs a rule or group; '{item.name}' is a schedule"))
+            else:
+                found.append(Run(target, item.once))
+        return tuple(found)
+
+    for schedule in schedules:
+        made = steps(schedule.steps, schedule.name)
+        members = [s.transform for s in _runs(made)]
+        params = tuple({p.name: p for m in members for p in getattr(m, "params", ())}.values())
+        doc = schedule.doc or "schedule: " + " ".join(m.name for m in members)
+        out[schedule.name] = Schedule(schedule.name, doc, made, params)
+    return out
+
+
+def _runs(steps: tuple[Run | Repeat, ...]) -> list[Run]:
+    found: list[Run] = []
+    for step in steps:
+        found += _runs(step.steps) if isinstance(step, Repeat) else [step]
+    return found

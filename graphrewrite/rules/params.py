@@ -35,12 +35,16 @@ class Param:
     repeated: bool = False
     required: bool = False
     doc: str = ""
+    choices: tuple[Any, ...] = ()  # the accepted values (converted), when only some are
+
 
     def describe(self) -> str:
         """``name: type = default`` for ``graphrewrite rules``."""
         text = f"{self.name}: {self.kind.value}{'...' if self.repeated else ''}"
         if self.required:
             return text + " (required)"
+        if self.choices:
+            text += " in [" + ", ".join(str(c) for c in self.choices) + "]"
         if self.default is not None and not self.repeated:
             shown = str(self.default).lower() if isinstance(self.default, bool) else self.default
             return f"{text} = {shown}"
@@ -48,7 +52,10 @@ class Param:
 
     def convert(self, text: str) -> Any:
         """The typed value of *text*; ValueError with a message naming the expected form."""
-        return CONVERTERS[self.kind](text)
+        value = CONVERTERS[self.kind](text)
+        if self.choices and value not in self.choices:
+            raise ValueError(f"expected one of {', '.join(str(c) for c in self.choices)}, got '{text}'")
+        return value
 
 
 def _int(text: str) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.graph import Node
 from graphrewrite.rules.expr import Bound, Channelled, Env, EvalError, plain, shape_text
 
@@ -125,6 +126,14 @@ for _name, _fn, _doc in (
 ):
     register(_name, 1)(lambda env, x, _fn=_fn: _fn(plain(x)))
     FUNCTIONS[_name] = attrs.evolve(FUNCTIONS[_name], doc=_doc)
+
+
+@register("param", 2, raw=True)
+def _param(env: Env, name: Any, default: Any) -> Any:
+    """The value of rule parameter *name* in this step (its default when the script gives none);
+    ``rule r(n: int = 3)`` makes ``n`` mean ``param("n", 3)``."""
+    value = env.ctx.args.get(plain(name), default) if env.ctx is not None else default
+    return value.name if isinstance(value, DType) else value
 
 
 @register("arange", 1)

@@ -14,13 +14,14 @@ All are frozen values; users build them (or write them in the rule language), ne
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
-from graphrewrite.engine.driver import Context, saturate
-from graphrewrite.engine.errors import NameNotFoundError, Span, UsageError, suggest
+from graphrewrite.engine.driver import MAX_ITERATIONS, Context, saturate
+from graphrewrite.engine.errors import NameNotFoundError, SaturationError, Span, UsageError, suggest
 from graphrewrite.engine.feeds import FEED_MODES, OPAQUE
 from graphrewrite.engine.graph import Graph
 from graphrewrite.engine.pattern import Match, Pattern
@@ -97,7 +98,72 @@ class Pass:
         return result, (RuleStats(self.name, tried=1, matched=1, applied=changed, seconds=seconds),)
 
 
-Transform = Rule | Group | Pass
+@attrs.frozen
+class Run:
+    """One step of a :class:`Schedule`: a rule or group run to its fixed point, or *once*."""
+
+    transform: Rule | Group | Schedule
+    once: bool = False
+
+    def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
+        if isinstance(self.transform, Schedule):
+            return self.transform.apply(graph, ctx)
+        rules = [self.transform] if isinstance(self.transform, Rule) else list(self.transform.rules)
+        return saturate(graph, rules, ctx, once=self.once)
+
+
+@attrs.frozen
+class Repeat:
+    """Steps run in order, again and again, until a whole pass changes nothing."""
+
+    steps: tuple[Run | Repeat, ...]
+
+    def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
+        stats: list[RuleStats] = []
+        for _ in range(MAX_ITERATIONS):
+            applied = 0
+            for step in self.steps:
+                graph, found = step.apply(graph, ctx)
+                stats += found
+                applied += sum(s.applied for s in found)
+            if not applied:
+                return graph, tuple(stats)
+        names = ", ".join(sorted({s.rule for s in stats if s.applied}))
+        raise SaturationError(f"repeat did not settle after {MAX_ITERATIONS} passes: {names} still firing")
+
+
+@attrs.frozen
+class Schedule:
+    """Rules run in a declared order (a rule file's ``schedule``): each step to its fixed
+    point, in one round, or repeated until nothing changes."""
+
+    name: str
+    doc: str
+    steps: tuple[Run | Repeat, ...]
+    params: tuple[Param, ...] = ()
+    feeds = OPAQUE
+
+    def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
+        stats: list[RuleStats] = []
+        for step in self.steps:
+            graph, found = step.apply(graph, ctx)
+            stats += found
+        return graph, _merged(stats)
+
+
+def _merged(stats: list[RuleStats]) -> tuple[RuleStats, ...]:
+    """One RuleStats per rule: a rule run by several steps adds up."""
+    by_rule: dict[str, RuleStats] = {}
+    for s in stats:
+        old = by_rule.get(s.rule)
+        by_rule[s.rule] = s if old is None else RuleStats(
+            s.rule, old.tried + s.tried, old.matched + s.matched, old.applied + s.applied,
+            dict(Counter(old.rejected) + Counter(s.rejected)), old.seconds + s.seconds,
+        )  # fmt: skip
+    return tuple(by_rule.values())
+
+
+Transform = Rule | Group | Pass | Schedule
 
 
 @attrs.frozen

@@ -16,6 +16,7 @@ Other new nodes get deterministic names from the root: ``<root>/<binding or op>`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -33,10 +34,13 @@ class Refusal(Exception):
     """The replacement cannot be built for this match; the message is the reason."""
 
 
-def build_rewrite(rule: str, template: A.Template, env: Env, match: Match, graph: Graph) -> Rewrite | str:
-    """The Rewrite for *match*, or a reason string when it cannot be built."""
+def build_rewrite(
+    rule: str, template: A.Template, env: Env, match: Match, graph: Graph, nodes: Mapping[str, A.NodeTemplate] | None = None
+) -> Rewrite | str:
+    """The Rewrite for *match*, or a reason string when it cannot be built. *nodes* are the
+    rule's node-valued lets, built when the template first uses them."""
     try:
-        return _Builder(rule, env, match, graph).rewrite(template)
+        return _Builder(rule, env, match, graph, nodes or {}).rewrite(template)
     except (EvalError, Refusal) as exc:
         return f"rewrite: {exc}"
 
@@ -60,8 +64,10 @@ def dying_nodes(graph: Graph, match: Match, protected: frozenset[str]) -> frozen
 
 
 class _Builder:
-    def __init__(self, rule: str, env: Env, match: Match, graph: Graph):
+    def __init__(self, rule: str, env: Env, match: Match, graph: Graph, nodes: Mapping[str, A.NodeTemplate]):
         self.rule = rule
+        self.nodes = nodes
+        self.built: dict[str, str] = {}  # node-valued let -> the name of the node built for it
         self.env = env
         self.match = match
         self.graph = graph
@@ -73,7 +79,7 @@ class _Builder:
     def rewrite(self, template: A.Template) -> Rewrite:
         remove = self._removable()
         if isinstance(template, A.TensorTemplate):
-            target = self.env.bound[template.name].ref
+            target = self.tensor(template)
             self._check_other_outputs()
             if target.node == self.root.name:
                 raise Refusal(f"the replacement of '{self.root.name}' is the node itself")
@@ -112,7 +118,10 @@ class _Builder:
 
     def tensor(self, template: A.Template, root: bool = False) -> TensorRef:
         if isinstance(template, A.TensorTemplate):
-            return self.env.bound[template.name].ref
+            if template.name in self.nodes:
+                return TensorRef(self._let_node(template.name), template.port or 0)
+            ref = self.env.bound[template.name].ref
+            return ref if template.port is None else TensorRef(ref.node, template.port)
         if isinstance(template, A.ConstTemplate):
             return self._const(template, root)
         return self._node(template, root)
@@ -133,7 +142,7 @@ class _Builder:
             node.remember_value(value)  # the next iteration's rules read it without decoding
         return self._add(node, root)
 
-    def _node(self, template: A.NodeTemplate, root: bool) -> TensorRef:
+    def _node(self, template: A.NodeTemplate, root: bool, label: str | None = None) -> TensorRef:
         inputs = [self.tensor(t) for t in template.inputs]
         like = self._bound_node(template.like) if template.like else None
         op = like.op if like is not None else str(template.op)
@@ -150,10 +159,16 @@ class _Builder:
         attr = typeinfer.infer_attrs(op, dtypes, given, base)
         if isinstance(attr, str):
             raise Refusal(attr)
-        name = self.root.name if root else self._node_name(like, template)
+        name = self.root.name if root else self._fresh(label) if label else self._node_name(like, template)
         controls = like.control_inputs if like is not None else ()
         node = Node(name, op, (), like.device if like is not None else self.root.device, attr)
         return self._add(node.with_inputs([*inputs, *controls]), root)
+
+    def _let_node(self, name: str) -> str:
+        """The node built for node-valued let *name* (once per rewrite, named ``<root>/<name>``)."""
+        if name not in self.built:
+            self.built[name] = self._node(self.nodes[name], root=False, label=name).node
+        return self.built[name]
 
     def _add(self, node: Node, root: bool) -> TensorRef:
         if root:

@@ -1,0 +1,137 @@
+"""Rule parameters, node-valued lets with output ports, and schedules in the rule language."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from graphrewrite import transform_graph
+from graphrewrite.engine.errors import LanguageError
+from graphrewrite.rules.loader import load_rules_text
+from graphrewrite.rules.params import Kind
+from graphrewrite.rules.rule import Rule, Schedule
+from graphrewrite.runner import run_graph
+from graphrewrite.stdlib_rules import standard_rules
+
+RULES = """
+rule cast_big(dtype: dtype in ["float16", "bfloat16"] = "float16", minimum_size: int = 4)
+    "Const(float32 w) -> Cast(Const(float16 w))" {
+    match   w: Const
+    where   dtype(w) == "float32" and size(w) >= minimum_size
+    rewrite Cast[DstT="float32", Truncate=false](const(cast(w, dtype)))
+}
+
+rule split_relu "Relu(x) -> ConcatV2(Relu6(Split(x):0), Relu6(Split(x):1))" {
+    match   r: Relu(x)
+    let     q = Split[num_split=2](const(cast(0, "int32")), x)
+    rewrite ConcatV2(Relu6(q:0), Relu6(q:1), const(cast(0, "int32")))
+}
+
+rule neg_to_mul "Neg(x) -> Mul(x, -1)" { match Neg(x) rewrite Mul(x, const(cast(-1, "float32"))) }
+rule double "Mul(x, c) -> Mul(Mul(x, 1), c)" {
+    match m: Mul(x, c: Const) where all(c != 1) rewrite m(Mul(x, const(cast(1, "float32"))), c)
+}
+
+schedule cast_once "cast every big weight in one round" { once cast_big }
+schedule negs "Neg -> Mul, then scale twice" { neg_to_mul  once double }
+"""
+
+
+def _catalog():
+    return standard_rules().plus(load_rules_text(RULES, source="growth.rules", validate=True))
+
+
+def _graph():
+    import tensorflow as tf
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [4, 3], name="x")
+        w = tf.constant(np.random.RandomState(0).randn(3, 6).astype(np.float32), name="w")
+        tf.negative(tf.nn.relu(tf.matmul(x, w)), name="y")
+    return g.as_graph_def()
+
+
+FEED = {"x": np.random.RandomState(1).uniform(-1, 1, (4, 3)).astype(np.float32)}
+
+
+def _run(script):
+    graph_def = _graph()
+    out = transform_graph(graph_def, ["x"], ["y"], script, rules=_catalog())
+    expected, actual = run_graph(graph_def, FEED, ["y"])[0], run_graph(out, FEED, ["y"])[0]
+    return out, expected, actual
+
+
+def test_parameters_are_declared_once_with_types_choices_and_defaults():
+    rule = next(t for t in _catalog() if t.name == "cast_big")
+    assert isinstance(rule, Rule)
+    dtype, size = rule.params
+    assert (dtype.kind, str(dtype.default), [str(c) for c in dtype.choices]) == (Kind.DTYPE, "float16", ["float16", "bfloat16"])
+    assert (size.kind, size.default) == (Kind.INT, 4)
+    assert "in [float16, bfloat16]" in dtype.describe()
+
+
+@pytest.mark.parametrize(("script", "stored"), [("cast_big", "float16"), ("cast_big(dtype=bfloat16)", "bfloat16")])
+def test_a_parameter_reaches_the_rule(script, stored):
+    out, expected, actual = _run(script)
+    consts = {n.name: n for n in out.node if n.op == "Const"}
+    from tensorflow import as_dtype
+
+    assert [as_dtype(n.attr["dtype"].type).name for n in consts.values()] == [stored]
+    np.testing.assert_allclose(actual, expected, rtol=5e-2, atol=5e-2)
+
+
+def test_a_parameter_below_its_threshold_leaves_the_graph_alone():
+    out, _, _ = _run("cast_big(minimum_size=100)")
+    assert "Cast" not in {n.op for n in out.node}
+
+
+def test_a_value_outside_the_choices_is_a_located_error():
+    with pytest.raises(LanguageError, match=r"1:16: error: bad value for parameter 'dtype': expected one of float16, bfloat16"):
+        _run("cast_big(dtype=int32)")
+
+
+def test_an_unknown_parameter_type_is_reported_with_a_hint():
+    with pytest.raises(LanguageError, match=r"unknown parameter type 'integer'") as err:
+        load_rules_text('rule r(n: integer = 3) { match Relu(x) rewrite x }', source="bad.rules")
+    assert "did you mean 'int'" in str(err.value)
+
+
+def test_a_node_let_and_its_ports():
+    out, expected, actual = _run("split_relu")
+    ops = {n.name: n.op for n in out.node}
+    assert ops["Relu/q"] == "Split" and list(ops.values()).count("Relu6") == 2
+    split_users = [i for n in out.node for i in n.input if i.startswith("Relu/q")]
+    assert sorted(split_users) == ["Relu/q", "Relu/q:1"]
+    np.testing.assert_allclose(actual, expected, rtol=1e-6)
+
+
+def test_a_port_of_an_unbound_name_is_an_error():
+    with pytest.raises(LanguageError, match="'q' is not bound by the pattern"):
+        load_rules_text("rule r { match Relu(x) rewrite Relu6(q:1) }", source="bad.rules")
+
+
+def test_a_schedule_runs_once_in_one_round():
+    schedule = next(t for t in _catalog() if t.name == "negs")
+    assert isinstance(schedule, Schedule)
+    out, expected, actual = _run("negs")
+    muls = [n for n in out.node if n.op == "Mul"]
+    assert len(muls) == 2  # Neg -> Mul(x, -1); then `once double` adds exactly one more Mul
+    np.testing.assert_allclose(actual, expected, rtol=1e-6)
+
+
+def test_a_fixed_point_step_in_a_schedule_is_bounded():
+    rules = RULES + "\nschedule runaway { double }\n"
+    catalog = standard_rules().plus(load_rules_text(rules, source="growth.rules", validate=True))
+    from graphrewrite.engine.errors import SaturationError
+
+    with pytest.raises(SaturationError, match="double still firing"):
+        transform_graph(_graph(), ["x"], ["y"], "neg_to_mul runaway", rules=catalog)
+
+
+def test_schedule_steps_must_name_rules_of_the_file():
+    with pytest.raises(LanguageError) as err:
+        load_rules_text(RULES + "\nschedule s { cast_bigg once cast_once }\n", source="growth.rules")
+    text = str(err.value)
+    assert "names 'cast_bigg', which is not a rule, group or earlier schedule" in text and "did you mean 'cast_big'" in text
+    assert "'once' runs a rule or group; 'cast_once' is a schedule" in text
