@@ -14,9 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def describe(transform: Any) -> dict[str, Any]:
-    from graphrewrite.rules.rule import Group, Pass
+    from graphrewrite.rules.rule import Group, Pass, Schedule
 
-    kind = "pass" if isinstance(transform, Pass) else "group" if isinstance(transform, Group) else "rule"
+    kinds = ((Pass, "pass"), (Group, "group"), (Schedule, "schedule"))
+    kind = next((name for cls, name in kinds if isinstance(transform, cls)), "rule")
     entry: dict[str, Any] = {
         "name": transform.name,
         "kind": kind,
