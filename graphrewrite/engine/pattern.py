@@ -30,10 +30,15 @@ COMMUTATIVE = frozenset(
 
 @attrs.frozen
 class Tensor:
-    """Any tensor; bound to *bind* when given (``x``), unbound for ``_``."""
+    """Any tensor; bound to *bind* when given (``x``), unbound for ``_``.
+
+    With *rest* (``*xs`` in the rule language), one or more consecutive inputs, bound as a
+    tuple of tensors; at most one per input list, anywhere in it (``ConcatV2(*xs, axis)``).
+    """
 
     bind: str | None = None
     span: Span | None = attrs.field(default=None, eq=False)
+    rest: bool = False
 
 
 @attrs.frozen
@@ -191,6 +196,16 @@ def _first_node(graph: Graph, pat: Op, node: Node, bindings: dict[str, Any], nod
     if pats is None:
         return True
     data = [i for i in node.inputs if i.port != CONTROL]
+    rest = _rest_index(pats)
+    if rest is not None:
+        split = _split_rest(pats, data, rest)
+        if split is None:
+            return False
+        fixed, refs, captured = split
+        name = pats[rest].bind
+        if name is not None and name != "_":
+            bindings[name] = captured
+        return _first_inputs(graph, fixed, refs, bindings, nodes)
     if pat.variadic:
         if len(data) < len(pats):
             return False
@@ -222,6 +237,25 @@ def _first_inputs(
         if node is None or not _first_node(graph, pat, node, bindings, nodes):
             return False
     return True
+
+
+def _rest_index(pats: tuple[Pattern, ...]) -> int | None:
+    """The position of the ``*xs`` capture among *pats*, or None."""
+    for index, pat in enumerate(pats):
+        if isinstance(pat, Tensor) and pat.rest:
+            return index
+    return None
+
+
+def _split_rest(
+    pats: tuple[Pattern, ...], data: list[TensorRef], rest: int
+) -> tuple[tuple[Pattern, ...], list[TensorRef], tuple[TensorRef, ...]] | None:
+    """The fixed patterns, the inputs they match, and the inputs ``*xs`` captures (one or more)."""
+    after = len(pats) - rest - 1
+    if len(data) < len(pats):
+        return None
+    captured = tuple(data[rest : len(data) - after])
+    return pats[:rest] + pats[rest + 1 :], data[:rest] + data[len(data) - after :], captured
 
 
 # -- the general matcher: backtracking generators -------------------------------------------
@@ -268,6 +302,16 @@ def _match_node(
     if pat.inputs is None:
         return iter((env,))
     data = [i for i in node.inputs if i.port != CONTROL]
+    rest = _rest_index(pat.inputs)
+    if rest is not None:
+        split = _split_rest(pat.inputs, data, rest)
+        if split is None:
+            return fail(f"has {len(data)} inputs, pattern wants at least {len(pat.inputs)}")
+        fixed, refs, captured = split
+        bound_rest = _bind(env, pat.inputs[rest].bind, captured)
+        if bound_rest is None:
+            return fail(f"'{pat.inputs[rest].bind}' is already bound")
+        return _match_inputs(graph, list(fixed), list(refs), bound_rest, level, trace)
     if pat.variadic:
         if len(data) < len(pat.inputs):
             return fail(f"has {len(data)} inputs, pattern wants at least {len(pat.inputs)}")

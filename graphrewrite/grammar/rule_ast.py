@@ -120,10 +120,12 @@ class OpPattern:
 
 @attrs.frozen
 class Wildcard:
-    """A tensor: bound to *name*, or unbound for ``_``."""
+    """A tensor: bound to *name*, or unbound for ``_``; with *rest* (``*xs``), one or more
+    consecutive inputs bound as a list."""
 
     name: str
     span: Span = attrs.field(eq=False)
+    rest: bool = False
 
 
 PatternExpr = OpPattern | Wildcard
@@ -142,6 +144,14 @@ class TensorTemplate:
 
 
 @attrs.frozen
+class SpreadTemplate:
+    """``*xs`` among a new node's inputs: every tensor of list binding ``xs``, in order."""
+
+    name: str
+    span: Span = attrs.field(eq=False)
+
+
+@attrs.frozen
 class NodeTemplate:
     """``Op[attrs](inputs)`` (a new node) or ``conv[attrs](inputs)`` (a bound node re-made).
 
@@ -151,7 +161,7 @@ class NodeTemplate:
     op: str | None
     like: str | None
     attributes: tuple[AttrSetting, ...]
-    inputs: tuple[Template, ...]
+    inputs: tuple[Template | SpreadTemplate, ...]
     span: Span = attrs.field(eq=False)
 
 

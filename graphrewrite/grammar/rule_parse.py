@@ -278,6 +278,12 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         variadic = bool(children) and isinstance(children[-1], Token) and children[-1].type == "ELLIPSIS"
         return tuple(c for c in children if c is not None and not isinstance(c, Token)), variadic
 
+    def rest_pattern(self, meta: Any, children: list[Token]) -> A.Wildcard:
+        return self._expr(A.Wildcard(str(children[0]), self._tspan(children[0]), rest=True), meta)
+
+    def spread_template(self, meta: Any, children: list[Token]) -> A.SpreadTemplate:
+        return self._expr(A.SpreadTemplate(str(children[0]), self._tspan(children[0])), meta)
+
     def port(self, meta: Any, children: list[Token]) -> int:
         return int(children[0])
 

@@ -32,6 +32,7 @@ class BindingInfo:
     index: int
     port: int
     span: Span = attrs.field(eq=False)
+    is_list: bool = False  # ``*xs``: a list of tensors, only spread in a rewrite
 
 
 def literal_value(expr: A.Expr) -> Any:
@@ -110,10 +111,16 @@ class Checker:
     def pattern(self, pattern: A.PatternExpr) -> None:
         if isinstance(pattern, A.Wildcard):
             return
+        rests = [p for p in pattern.inputs or () if isinstance(p, A.Wildcard) and p.rest]
+        for extra in rests[1:]:
+            self.error(extra.span, "one *list per input list: which inputs each takes would be ambiguous")
+        if rests and pattern.variadic:
+            self.error(rests[0].span, "a *list and a trailing ... cannot share an input list")
         for op, span in zip(pattern.ops, pattern.op_spans, strict=True):
             op_def = self.op_def(op, span)
             if pattern.inputs is not None and op_def is not None:
-                self.arity(op, len(pattern.inputs), pattern.span, variadic=pattern.variadic)
+                variadic = pattern.variadic or bool(rests)
+                self.arity(op, len(pattern.inputs), pattern.span, variadic=variadic)
             for setting in pattern.attributes:
                 if self.attribute(op_def, setting.name, setting.span) is not None:
                     self._pattern_attr(op, setting)
@@ -142,7 +149,10 @@ class Checker:
     def expr(self, expr: A.Expr, names: Collection[str]) -> None:
         """Check *expr*, where *names* are the let names visible to it."""
         if isinstance(expr, A.Name):
-            if expr.id not in self.bindings and expr.id not in names:
+            info = self.bindings.get(expr.id)
+            if info is not None and info.is_list:
+                self.error(expr.span, f"'{expr.id}' is a list of tensors; spread it into a new node's inputs as *{expr.id}")
+            elif expr.id not in self.bindings and expr.id not in names:
                 known = [*self.bindings, *names]
                 self.error(expr.span, f"'{expr.id}' is not bound by the pattern or a let", suggest(expr.id, known))
         elif isinstance(expr, A.Call):
@@ -201,8 +211,16 @@ class Checker:
     # -- templates --
 
     def template(self, template: A.Template, names: Collection[str]) -> None:
-        if isinstance(template, A.TensorTemplate):
-            if template.name not in self.bindings:
+        if isinstance(template, A.SpreadTemplate):
+            info = self.bindings.get(template.name)
+            if info is None or not info.is_list:
+                what = "a single value" if info is not None else "not bound by the pattern"
+                self.error(template.span, f"'*{template.name}' spreads a list binding (*{template.name} in the pattern); "
+                           f"'{template.name}' is {what}")  # fmt: skip
+        elif isinstance(template, A.TensorTemplate):
+            if self.bindings.get(template.name) is not None and self.bindings[template.name].is_list:
+                self.error(template.span, f"'{template.name}' is a list of tensors; write *{template.name} to spread it")
+            elif template.name not in self.bindings:
                 hint = (
                     f"'{template.name}' is a let value; write const({template.name}) to make it a tensor"
                     if template.name in names else suggest(template.name, self.bindings)
@@ -227,7 +245,8 @@ class Checker:
         for op in ops:
             op_def = self.op_def(op, template.span, report=template.like is None)
             if op_def is not None:
-                self.arity(op, len(template.inputs), template.span)
+                spreads = any(isinstance(t, A.SpreadTemplate) for t in template.inputs)
+                self.arity(op, len(template.inputs), template.span, variadic=spreads)
             for setting in template.attributes:
                 if self.attribute(op_def, setting.name, setting.span) is not None:
                     self._template_attr(op, setting)

@@ -67,7 +67,7 @@ class Program:
         bindings = match.bindings
         for name, info in self._slots:
             value = bindings.get(name)
-            if value is None:
+            if value is None or info.is_list:  # a *list is only spread by the template
                 continue
             node: Node | None
             if isinstance(value, Node):
@@ -122,8 +122,10 @@ class _PatternCompiler:
     def compile(self, pattern: A.PatternExpr, parent: str | None = None, index: int = 0) -> Pattern:
         if isinstance(pattern, A.Wildcard):
             if pattern.name != "_" and pattern.name not in self.bindings:
-                self.bindings[pattern.name] = BindingInfo(pattern.name, False, None, parent, index, 0, pattern.span)
-            return Tensor(None if pattern.name == "_" else pattern.name, pattern.span)
+                self.bindings[pattern.name] = BindingInfo(
+                    pattern.name, False, None, parent, index, 0, pattern.span, is_list=pattern.rest
+                )
+            return Tensor(None if pattern.name == "_" else pattern.name, pattern.span, rest=pattern.rest)
         bind = pattern.bind
         if bind is None:
             self.count += 1

@@ -143,7 +143,12 @@ class _Builder:
         return self._add(node, root)
 
     def _node(self, template: A.NodeTemplate, root: bool, label: str | None = None) -> TensorRef:
-        inputs = [self.tensor(t) for t in template.inputs]
+        inputs: list[TensorRef] = []
+        for item in template.inputs:
+            if isinstance(item, A.SpreadTemplate):
+                inputs += self.match.bindings[item.name]  # type: ignore[arg-type]  (a *list: a tuple)
+            else:
+                inputs.append(self.tensor(item))
         like = self._bound_node(template.like) if template.like else None
         op = like.op if like is not None else str(template.op)
         given = {}

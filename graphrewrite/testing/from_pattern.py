@@ -140,7 +140,7 @@ class PatternBuilder:
         found = entry(op)
         if not found.accepts(spec):
             return False
-        if pattern.inputs is not None and not found.fits_arity(len(pattern.inputs), pattern.variadic):
+        if pattern.inputs is not None and not found.fits_arity(len(pattern.inputs), _open_ended(pattern)):
             return False
         single = Op(frozenset({op}), pattern.inputs, pattern.bind, pattern.attributes, pattern.variadic)
         return spec.rank in feasible_ranks(single)
@@ -151,12 +151,13 @@ class PatternBuilder:
         if wanted_type is not None and dtype_name(wanted_type) != demand.spec.dtype:
             raise CannotBuild(f"{op} wants T={wanted_type}, the consumer needs {demand.spec.dtype}")
         pats = pattern.inputs
+        open_ended = _open_ended(pattern)
         request = Request(
             op,
             demand.spec,
             fixed,
-            arity=None if pats is None or pattern.variadic else len(pats),
-            min_arity=len(pats) if pats and pattern.variadic else 0,
+            arity=None if pats is None or open_ended else len(pats),
+            min_arity=len(pats) if pats and open_ended else 0,
             leafy=tuple(_leafy(p) for p in pats or ()),
             domain=demand.domain,
         )
@@ -164,7 +165,10 @@ class PatternBuilder:
         if pats is None:
             inputs = [self.b.tensor(d, self.surround, [0]) for d in plan.inputs]
         else:
-            if pattern.variadic:
+            rest = next((i for i, p in enumerate(pats) if isinstance(p, Tensor) and p.rest), None)
+            if rest is not None:  # *xs takes what the fixed patterns leave, as plain tensors
+                pats = pats[:rest] + (Tensor(),) * (len(plan.inputs) - len(pats) + 1) + pats[rest + 1 :]
+            elif pattern.variadic:
                 pats = pats[:-1] + (pats[-1],) * (len(plan.inputs) - len(pats) + 1)
             if len(pats) != len(plan.inputs):
                 raise CannotBuild(f"{op} takes {len(plan.inputs)} inputs here, the pattern gives {len(pats)}")
@@ -174,6 +178,11 @@ class PatternBuilder:
         name = self.b.make_op(op, plan, inputs, demand.spec, demand.domain)
         self.interior.append(name)
         return name
+
+
+def _open_ended(pattern: Op) -> bool:
+    """Whether *pattern* takes more inputs than it lists (a trailing ``...`` or a ``*xs``)."""
+    return pattern.variadic or any(isinstance(p, Tensor) and p.rest for p in pattern.inputs or ())
 
 
 def graphs_from_pattern(

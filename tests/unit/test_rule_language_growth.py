@@ -135,3 +135,49 @@ def test_schedule_steps_must_name_rules_of_the_file():
     text = str(err.value)
     assert "names 'cast_bigg', which is not a rule, group or earlier schedule" in text and "did you mean 'cast_big'" in text
     assert "'once' runs a rule or group; 'cast_once' is a schedule" in text
+
+
+LIST_RULES = """
+rule concat_v1 "ConcatV2(*xs, axis) -> Concat(axis, *xs)" {
+    match   ConcatV2[Tidx="int32"](*xs, axis)
+    rewrite Concat(axis, *xs)
+}
+"""
+
+
+def test_a_list_binding_captures_inputs_before_a_fixed_last_one():
+    import tensorflow as tf
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [2, 3], name="x")
+        tf.concat([x, tf.nn.relu(x), x * 2.0], axis=1, name="y")
+    graph_def = g.as_graph_def()
+    catalog = standard_rules().plus(load_rules_text(LIST_RULES, source="list.rules", validate=True))
+    out = transform_graph(graph_def, ["x"], ["y"], "concat_v1", rules=catalog)
+    y = next(n for n in out.node if n.name == "y")
+    assert y.op == "Concat" and list(y.input) == ["y/axis", "x", "Relu", "mul"] and y.attr["N"].i == 3
+    feed = {"x": np.arange(6, dtype=np.float32).reshape(2, 3) - 2}
+    np.testing.assert_array_equal(run_graph(out, feed, ["y"])[0], run_graph(graph_def, feed, ["y"])[0])
+
+
+def test_a_list_binding_rule_passes_its_property_check():
+    from graphrewrite.testing import check_rule
+
+    (rule,) = load_rules_text(LIST_RULES, source="list.rules", validate=True)
+    found = check_rule(rule, examples=10)
+    assert found.ok and found.fired > 0, found.report()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rule r { match ConcatV2(*xs, a) where size(xs) > 1 rewrite a }", "'xs' is a list of tensors; spread it"),
+        ("rule r { match ConcatV2(*xs, a) rewrite Identity(xs) }", "'xs' is a list of tensors; write *xs"),
+        ("rule r { match ConcatV2(*xs, *ys) rewrite Concat(a, *xs) }", "one *list per input list"),
+        ("rule r { match Relu(x) rewrite AddN(*x) }", "'*x' spreads a list binding"),
+    ],
+)
+def test_list_bindings_are_checked(text, message):
+    with pytest.raises(LanguageError, match=message.replace("*", r"\*")):
+        load_rules_text(text, source="bad.rules")
