@@ -97,7 +97,7 @@ class Match:
     """A successful match: the root node, the bindings, and every node the pattern covered."""
 
     root: str
-    bindings: Mapping[str, Node | TensorRef]
+    bindings: Mapping[str, Node | TensorRef | tuple[TensorRef, ...]]
     nodes: tuple[str, ...]
 
     def node(self, name: str) -> Node:
@@ -108,7 +108,18 @@ class Match:
 
     def tensor(self, name: str) -> TensorRef:
         value = self.bindings[name]
-        return TensorRef(value.name, 0) if isinstance(value, Node) else value
+        if isinstance(value, Node):
+            return TensorRef(value.name, 0)
+        if isinstance(value, TensorRef):
+            return value
+        raise KeyError(f"'{name}' is a list binding; use tensors()")
+
+    def tensors(self, name: str) -> tuple[TensorRef, ...]:
+        """The inputs a ``*name`` list binding captured."""
+        value: Any = self.bindings[name]
+        if not isinstance(value, tuple) or isinstance(value, TensorRef):
+            raise KeyError(f"'{name}' is not a list binding")
+        return value
 
 
 @attrs.define

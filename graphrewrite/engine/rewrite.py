@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
+from graphrewrite.engine.edit import colocation, with_colocation
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef, dedupe_inputs
 
 
@@ -147,6 +148,8 @@ def _forward_controls(graph: Graph, removed: set[str], redirect: Mapping[TensorR
             out: list[TensorRef] = []
             for ref in node.inputs if node else ():
                 if ref.node in removed:
+                    if ref.port == CONTROL:  # a wait on a removed node becomes a wait on its stand-in
+                        out += stand_in(ref.node)
                     out += carried(ref.node)
                 elif ref.port == CONTROL:
                     out.append(ref)
@@ -177,8 +180,9 @@ def _forward_controls(graph: Graph, removed: set[str], redirect: Mapping[TensorR
             if node is None:
                 continue
             inputs = list(node.inputs)
-            if TensorRef(name, CONTROL) in inputs:
-                inputs.remove(TensorRef(name, CONTROL))
+            wait = TensorRef(name, CONTROL)
+            if wait in inputs:
+                inputs = [i for i in inputs if i != wait]  # every copy: a graph may repeat a control edge
                 inputs += stand_in(name)
             elif not extra and node.nodedef is None and all(i.port != CONTROL for i in inputs):
                 continue  # nothing to forward or tidy: the copy would equal the node in every field
@@ -188,27 +192,23 @@ def _forward_controls(graph: Graph, removed: set[str], redirect: Mapping[TensorR
 
 
 def _fix_colocation(graph: Graph, final: dict[str, Node], removed: set[str], redirect, current) -> dict[str, Node]:  # type: ignore[no-untyped-def]
+    """Colocation entries naming a removed node follow its replacement, or are dropped."""
     if not removed:
         return final
-    wanted = {f"loc:@{r}".encode() for r in removed}
     for name in sorted(graph.colocated() - removed):
-        node = graph.node(name)
-        entries = list(node.attr["_class"].list.s)
-        if not wanted.intersection(entries):
+        located = colocation(graph.node(name))
+        if not located or not any(n in removed for n in located):
             continue
-        fixed = []
-        for entry in entries:
-            if entry in wanted:
-                target = redirect.get(TensorRef(entry[5:].decode(), 0))
+        moved: list[str] = []
+        for entry in located:
+            if entry in removed:
+                target = redirect.get(TensorRef(entry, 0))
                 if target is None or target.node in removed:
                     continue
-                entry = f"loc:@{target.node}".encode()
-            if entry not in fixed:
-                fixed.append(entry)
-        base = final.get(node.name) or current(node.name)
-        final[node.name] = (
-            base.with_attrs(_class=[e.decode() for e in fixed]) if fixed else base.without_attrs("_class")
-        )
+                entry = target.node
+            if entry not in moved:
+                moved.append(entry)
+        final[name] = with_colocation(final.get(name) or current(name), moved)
     return final
 
 

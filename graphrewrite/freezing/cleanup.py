@@ -51,7 +51,7 @@ def drop_dangling_colocation(graph: Graph) -> Graph:
 
     TensorFlow refuses to import a graph whose colocation names a missing node.
     """
-    from graphrewrite.stdlib_rules.rewire import colocation, drop_colocation
+    from graphrewrite.engine.edit import colocation, drop_colocation
 
     gone = {name for node in graph for name in colocation(node) or () if name not in graph}
     fixed = drop_colocation(graph, gone) if gone else []

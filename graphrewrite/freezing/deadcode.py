@@ -14,11 +14,11 @@ from collections.abc import Iterable
 import numpy as np
 
 from graphrewrite.engine.attrvalues import DType
+from graphrewrite.engine.edit import remove
 from graphrewrite.engine.errors import RuleError
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.engine.graph import dedupe_inputs as dedupe
 from graphrewrite.freezing.ops import is_training_op, saver_scopes
-from graphrewrite.stdlib_rules.rewire import drop_colocation
 
 # -- strip_training_nodes ---------------------------------------------------------------------
 
@@ -103,8 +103,7 @@ def _without(graph: Graph, removed: set[str]) -> Graph:
     for node in graph:
         if node.name not in removed and any(ref.node in removed for ref in node.inputs):
             upserts.append(node.with_inputs(ref for ref in node.inputs if ref.node not in removed))
-    upserts += drop_colocation(graph, removed)
-    return graph.replace(upserts, removed)
+    return remove(graph, removed, upserts)
 
 
 # -- fold_constant_switch ---------------------------------------------------------------------
@@ -208,5 +207,4 @@ def _apply(
         if any(r in redirect or r.node in removed for r in base.inputs):
             refs = [new for ref in base.inputs for new in follow(ref)]
             fixed[node.name] = base.with_inputs(dedupe(refs, node.name))
-    fixed.update({n.name: n for n in drop_colocation(graph, removed) if n.name not in fixed})
-    return graph.replace(fixed.values(), removed)
+    return remove(graph, removed, fixed.values())

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from graphrewrite import _tf
+from graphrewrite.engine.edit import colocation, with_colocation
 from graphrewrite.engine.errors import RuleError
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 
@@ -145,9 +146,7 @@ class _Body:
 
     def _colocate(self, node: Node) -> Node:
         """``loc:@x`` names body node x: point it at x's copy (other entries are dropped)."""
-        entries = [e.decode() for e in node.attr["_class"].list.s]
-        kept = [f"loc:@{self.names[e[5:]]}" for e in entries if e.startswith("loc:@") and e[5:] in self.names]
-        return node.with_attrs(_class=kept) if kept else node.without_attrs("_class")
+        return with_colocation(node, [self.names[n] for n in colocation(node) or () if n in self.names])
 
     def resolve(self, text: str) -> list[TensorRef]:
         """Body input syntax -> graph refs: ``arg`` (all of a list argument), ``arg:i``,

@@ -210,7 +210,7 @@ class Checker:
 
     # -- templates --
 
-    def template(self, template: A.Template, names: Collection[str]) -> None:
+    def template(self, template: A.Template | A.SpreadTemplate, names: Collection[str]) -> None:
         if isinstance(template, A.SpreadTemplate):
             info = self.bindings.get(template.name)
             if info is None or not info.is_list:

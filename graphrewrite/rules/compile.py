@@ -67,13 +67,15 @@ class Program:
         bindings = match.bindings
         for name, info in self._slots:
             value = bindings.get(name)
-            if value is None or info.is_list:  # a *list is only spread by the template
+            if value is None:
                 continue
             node: Node | None
             if isinstance(value, Node):
                 ref, node = TensorRef(value.name, info.port), value
-            else:
+            elif isinstance(value, TensorRef):
                 ref, node = value, graph.get(value.node)
+            else:  # a *list: only spread by the template
+                continue
             consumer = bindings.get(info.parent) if info.parent else None
             bound[name] = Bound(name, ref, node, info.is_node, consumer if isinstance(consumer, Node) else None, info.index)
         env = Env(bound, self.lets, FUNCTIONS, graph, ctx, self._compiled)
@@ -100,7 +102,7 @@ class Program:
             self._last = ()
 
 
-def _template_exprs(template: A.Template) -> list[A.Expr]:
+def _template_exprs(template: A.Template | A.SpreadTemplate) -> list[A.Expr]:
     """The expressions a rewrite template evaluates: const(...) values and attribute settings."""
     if isinstance(template, A.ConstTemplate):
         return [template.expr]

@@ -132,3 +132,8 @@ def defaults(params: Sequence[Param]) -> dict[str, Any]:
         else:
             out[p.name] = p.default
     return out
+
+
+def args_of(ctx: Any, params: Sequence[Param]) -> dict[str, Any]:
+    """A step's arguments (``ctx.args``) with every declared default filled in."""
+    return {**defaults(params), **ctx.args}

@@ -146,7 +146,7 @@ class _Builder:
         inputs: list[TensorRef] = []
         for item in template.inputs:
             if isinstance(item, A.SpreadTemplate):
-                inputs += self.match.bindings[item.name]  # type: ignore[arg-type]  (a *list: a tuple)
+                inputs += self.match.tensors(item.name)
             else:
                 inputs.append(self.tensor(item))
         like = self._bound_node(template.like) if template.like else None

@@ -14,13 +14,13 @@ from collections.abc import Iterable
 from graphrewrite import _tf
 from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
+from graphrewrite.engine.edit import with_nodes
 from graphrewrite.engine.errors import RuleError, UsageError
 from graphrewrite.engine.feeds import VISIBLE
 from graphrewrite.engine.graph import Graph, Node
-from graphrewrite.rules.params import Kind, Param
+from graphrewrite.rules.params import Kind, Param, args_of
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.opinfo import attr_defaults
-from graphrewrite.stdlib_rules.rewire import args_of, with_nodes
 
 OP_NAME = Param("op_name", Kind.STRING, "*", doc="op type whose nodes change; * for every op")
 

@@ -19,11 +19,11 @@ import numpy as np
 from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
+from graphrewrite.engine.edit import with_nodes
 from graphrewrite.engine.errors import RuleError
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.opinfo import attr_names
-from graphrewrite.stdlib_rules.rewire import with_nodes
 
 INT32, RESOURCE, STRING = DType(3), DType(20), DType(7)
 

@@ -32,13 +32,13 @@ from typing import Any
 from graphrewrite.engine.attrvalues import DType, encode
 from graphrewrite.engine.collector import collector_paused
 from graphrewrite.engine.driver import Context
+from graphrewrite.engine.edit import remove
 from graphrewrite.engine.errors import UsageError
 from graphrewrite.engine.evaluate import DEFAULT_MAX_BYTES, FoldOptions, FoldPlan, fold_plan
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.rules.params import Kind, Param, defaults
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.control_deps import drop_inert_control_edges
-from graphrewrite.stdlib_rules.rewire import colocated_nodes
 
 PARAMS = (
     Param("clear_output_shapes", Kind.BOOL, True, doc="remove _output_shapes attributes (false: trust them for Shape ops)"),
@@ -123,7 +123,7 @@ def apply_plan(graph: Graph, plan: FoldPlan, protected: frozenset[str]) -> Graph
     rewired = [graph.node(u).with_inputs(renamed.get(r, r) for r in graph.node(u).inputs) for u in sorted(users)]
     gone = folded - {c.name for c in consts}
     dead = _dead(graph, plan, folded, protected)
-    return _fix_colocation(graph.replace([*consts, *rewired], gone | dead), gone | dead)
+    return remove(graph, gone | dead, [*consts, *rewired])
 
 
 @functools.cache
@@ -144,20 +144,6 @@ def _dead(graph: Graph, plan: FoldPlan, folded: set[str], protected: frozenset[s
             dead.add(name)
             work.extend(r.node for r in graph.node(name).inputs)
     return dead
-
-
-def _fix_colocation(graph: Graph, removed: set[str]) -> Graph:
-    """Drop ``_class`` entries (``loc:@name``) that name a removed node."""
-    if not removed:
-        return graph
-    wanted = {f"loc:@{name}".encode() for name in removed}
-    fixed = []
-    for node in colocated_nodes(graph):
-        entries = list(node.attr["_class"].list.s)
-        kept = [e for e in entries if e not in wanted]
-        if len(kept) != len(entries):
-            fixed.append(node.with_attrs(_class=[e.decode() for e in kept]) if kept else node.without_attrs("_class"))
-    return graph.replace(fixed) if fixed else graph
 
 
 FOLD_CONSTANTS = Pass(

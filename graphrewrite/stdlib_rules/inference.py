@@ -24,9 +24,8 @@ from graphrewrite.engine.pattern import Match, Op
 from graphrewrite.engine.rewrite import Rewrite
 from graphrewrite.freezing.deadcode import fold_constant_switches, strip_training
 from graphrewrite.freezing.functions import inline_calls, prune_library
-from graphrewrite.rules.params import CONVERTERS, Kind, Param
+from graphrewrite.rules.params import CONVERTERS, Kind, Param, args_of
 from graphrewrite.rules.rule import Pass, Rule, Transform
-from graphrewrite.stdlib_rules.rewire import args_of
 
 BATCH_NORMS = frozenset({"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"})
 PLACEHOLDERS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})

@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from graphrewrite.engine.bypass import Bypass, bypass
 from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.rules.rule import Pass
-from graphrewrite.stdlib_rules.bypass import Bypass, bypass
 from graphrewrite.stdlib_rules.opinfo import PLACEHOLDER_OPS, is_stateful
 from graphrewrite.stdlib_rules.ordering import execution_order
 

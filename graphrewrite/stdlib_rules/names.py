@@ -13,12 +13,12 @@ from collections.abc import Iterator, Mapping
 
 from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
+from graphrewrite.engine.edit import relocate
 from graphrewrite.engine.errors import GraphError, NameNotFoundError, RuleError, UsageError
 from graphrewrite.engine.feeds import VISIBLE
 from graphrewrite.engine.graph import Graph, Node, TensorRef
-from graphrewrite.rules.params import Kind, Param
+from graphrewrite.rules.params import Kind, Param, args_of
 from graphrewrite.rules.rule import Pass
-from graphrewrite.stdlib_rules.rewire import args_of, colocation, with_colocation
 
 # TensorFlow's rule for node names (tensorflow/core/framework/node_def_util.cc).
 VALID_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*")
@@ -42,9 +42,7 @@ def renamed(graph: Graph, mapping: Mapping[str, str]) -> Graph:
         if name != node.name or inputs != node.inputs:
             node = Node(name, node.op, inputs, node.device, node.attr)
         if "_class" in node.attr:
-            located = colocation(node)
-            if located and any(n in mapping for n in located):
-                node = with_colocation(node, [get(n, n) for n in located])
+            node = relocate(node, mapping)
         nodes.append(node)
     return Graph.from_nodes(nodes, library=graph.library, versions=graph.versions)
 

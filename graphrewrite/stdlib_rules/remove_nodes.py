@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import attrs
 
+from graphrewrite.engine.bypass import Bypass, bypass
 from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import UsageError
 from graphrewrite.engine.graph import CONTROL, Graph, Node
-from graphrewrite.rules.params import Kind, Param
+from graphrewrite.rules.params import Kind, Param, args_of
 from graphrewrite.rules.rule import Pass
-from graphrewrite.stdlib_rules.bypass import Bypass, bypass
 from graphrewrite.stdlib_rules.opinfo import PLACEHOLDER_OPS, is_stateful
-from graphrewrite.stdlib_rules.rewire import args_of
 
 PARAMS = (
     Param("op", Kind.STRING, repeated=True, required=True, doc="op type to splice out (repeat for several)"),

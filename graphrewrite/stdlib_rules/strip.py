@@ -26,13 +26,13 @@ import attrs
 from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
+from graphrewrite.engine.edit import remove
 from graphrewrite.engine.errors import GraphError, NameNotFoundError, RuleError, UsageError, suggest
 from graphrewrite.engine.feeds import CUT
 from graphrewrite.engine.graph import CONTROL, Graph, Node, node_name
-from graphrewrite.rules.params import Kind, Param
+from graphrewrite.rules.params import Kind, Param, args_of
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.opinfo import output_dtypes
-from graphrewrite.stdlib_rules.rewire import args_of, drop_colocation
 
 PARAMS = (
     Param("type", Kind.DTYPE, None, doc="dtype of new Placeholders (default: the input's own output type, else float)"),
@@ -187,8 +187,7 @@ def strip_unused_nodes(graph: Graph, ctx: Context) -> Graph:
     gone = [n for n in graph.names if n not in keep]
     if not gone and not placeholders:
         return graph
-    graph = graph.replace(placeholders, gone)
-    return graph.replace(drop_colocation(graph, frozenset(gone)))
+    return remove(graph, gone, placeholders)
 
 
 STRIP_UNUSED_NODES = Pass(

@@ -1,26 +1,20 @@
-"""Edits shared by the structural passes: renaming edges, colocation entries, argument maps.
+"""The graph edits whole-graph passes share: swapping nodes, removing them, colocation.
 
-A pass that removes or renames nodes must update three things GTT often forgot: the input
-edges (keeping ``^`` and ``:port``), duplicated control edges, and ``_class`` colocation
-entries (``loc:@name``), which TensorFlow refuses to import when they name a missing node.
+Pattern rules edit graphs through ``apply_batch`` (engine/rewrite.py); passes that bypass many
+nodes at once through ``bypass`` (engine/bypass.py); everything else through the functions
+here. Together they are the one place that keeps what GTT often forgot consistent: input edges
+(``^`` and ``:port`` kept), duplicated control edges, and ``_class`` colocation entries
+(``loc:@name``), which TensorFlow refuses to import when they name a missing node. No pass
+edits ``_class`` itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
 
-from graphrewrite.engine.driver import Context
 from graphrewrite.engine.graph import Graph, Node, TensorRef
-from graphrewrite.rules.params import Param, defaults
 
 _LOC = "loc:@"
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def args_of(ctx: Context, params: Sequence[Param]) -> dict[str, Any]:
-    """The step's arguments with every declared default filled in."""
-    return {**defaults(params), **ctx.args}
 
 
 def replace_inputs(node: Node, inputs: tuple[TensorRef, ...]) -> Node:
@@ -75,3 +69,22 @@ def drop_colocation(graph: Graph, gone: set[str] | frozenset[str]) -> list[Node]
         if located and node.name not in gone and any(n in gone for n in located):
             fixed.append(with_colocation(node, [n for n in located if n not in gone]))
     return fixed
+
+
+def remove(graph: Graph, gone: Iterable[str], upserts: Iterable[Node] = ()) -> Graph:
+    """*graph* without the nodes in *gone* (with *upserts* swapped in or added), and without
+    the colocation entries that named a removed node."""
+    gone = frozenset(gone)
+    changed = {n.name: n for n in upserts}
+    result = graph.replace(changed.values(), gone)
+    fixed = drop_colocation(result, gone)
+    return result.replace(fixed) if fixed else result
+
+
+def relocate(node: Node, renamed: Mapping[str, str]) -> Node:
+    """*node* with its colocation entries following renamed nodes (``renamed``: old -> new)."""
+    located = colocation(node)
+    if not located or not any(n in renamed for n in located):
+        return node
+    return with_colocation(node, [renamed.get(n, n) for n in located])
+
