@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from graphrewrite.engine.driver import MAX_ITERATIONS, Context, saturate
+from graphrewrite.engine.driver import MAX_ITERATIONS, Context, FireEvent, saturate
 from graphrewrite.engine.errors import NameNotFoundError, SaturationError, Span, UsageError, suggest
 from graphrewrite.engine.feeds import FEED_MODES, OPAQUE
 from graphrewrite.engine.graph import Graph
@@ -87,15 +87,25 @@ class Pass:
     feeds: str = attrs.field(default=OPAQUE, validator=attrs.validators.in_(FEED_MODES))
 
     def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
+        """Run the pass; its report counts the nodes it changed, added or removed (from the
+        graph's replace() log), and ``--trace`` gets one event per such node."""
         start = time.perf_counter()
         result = self.run(graph, ctx)
         seconds = time.perf_counter() - start
         touched = result.changes_since(graph)  # derived by replace(): the log says what changed
         if touched is None:  # built afresh: compare node by node
-            changed = sum(1 for n in result if graph.get(n.name) is not n) + sum(1 for n in graph if n.name not in result)
-        else:
-            changed = len(touched)
-        return result, (RuleStats(self.name, tried=1, matched=1, applied=changed, seconds=seconds),)
+            touched = {n.name for n in result if graph.get(n.name) is not n} | {n.name for n in graph if n.name not in result}
+        if ctx.trace is not None:
+            for name in sorted(touched):
+                ctx.trace(_pass_event(self.name, name, graph, result))
+        return result, (RuleStats(self.name, tried=1, matched=1, applied=len(touched), seconds=seconds),)
+
+
+def _pass_event(step: str, name: str, before: Graph, after: Graph) -> FireEvent:
+    """What a pass did to node *name*, as a trace event (iteration 0: a pass has no rounds)."""
+    added = (name,) if name in after else ()
+    removed = (name,) if name in before and name not in after else ()
+    return FireEvent(0, step, name, (name,) if name in before else (), added, removed)
 
 
 @attrs.frozen

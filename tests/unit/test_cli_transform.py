@@ -238,3 +238,15 @@ def test_profile_json_has_rounds_per_step(tmp_path):
     assert step["step"] == "drop_double_neg" and step["nodes_before"] == 7 and step["nodes_after"] == 2
     assert [r["rewrites"] for r in step["rounds"]][-1] == 0 and step["stopped"].startswith("fixed point after")
     assert step["rules"][0]["applied"] == 3  # Neg^6: three pairs, the outermost keeping its name
+
+
+def test_trace_names_what_a_pass_changed(graph_file, tmp_path, capsys):
+    out = tmp_path / "out.pb"
+    assert main([
+        "transform", f"--in_graph={graph_file}", f"--out_graph={out}", "--inputs=x", "--outputs=y", "--quiet",
+        "--transforms=remove_nodes(op=Identity, op=CheckNumerics)", "--trace", "--trace-format=json",
+    ]) == 0  # fmt: skip
+    events = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    removed = sorted(n for e in events for n in e["removed"])
+    assert removed == ["check", "id"] and {e["rule"] for e in events} == {"remove_nodes"}
+    assert any(e["root"] == "m" and e["added"] == ["m"] for e in events)  # m now reads x directly
