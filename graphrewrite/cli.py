@@ -26,6 +26,7 @@ COMMANDS = {
     "export": ("export", "frozen GraphDef -> SavedModel with a serving signature"),
     "convert": ("convert", "GraphDef .pb <-> .pbtxt"),
     "run": ("run", "run a frozen graph on given or random inputs, optionally timing it"),
+    "serve": ("serve", "serve frozen graphs over TF Serving's REST API and OIP v2, with batching and a page"),
 }
 
 
