@@ -262,7 +262,7 @@ def _stack(items: list[np.ndarray], spec: TensorSpec) -> np.ndarray:
     if spec.dtype == "string":
         out = np.empty((len(items), *first.shape), dtype=object)
         for i, item in enumerate(items):
-            out[i] = item
+            out[i, ...] = item  # element-wise: a 0-d item must not be stored as an array object
         return out
     return np.stack(items)
 

@@ -73,7 +73,7 @@ class ModelSession:
         try:
             values = self._callable(*[feeds[k] for k in self._input_keys])
         except (ValueError, TypeError, tf.errors.OpError) as exc:
-            raise ServeError(first_line(exc), _code(exc)) from None
+            raise ServeError(_reason(exc), _code(exc)) from None
         return dict(zip(self._output_keys, values, strict=True))
 
     def close(self) -> None:
@@ -87,6 +87,16 @@ def _code(exc: BaseException) -> str:
     from tensorflow.core.protobuf import error_codes_pb2
 
     return str(error_codes_pb2.Code.Name(code))
+
+
+# Header lines TensorFlow puts before the real reason of a failed run.
+_HEADERS = ("Graph execution error", "Detected at node", "Node: ")
+
+
+def _reason(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
+    reasons = [line for line in lines if line and not line.startswith(_HEADERS)]
+    return reasons[0] if reasons else first_line(exc)
 
 
 def _show(shape: Any) -> str:
