@@ -30,6 +30,9 @@ def parse_body(body: bytes) -> dict[str, Any]:
     """The request object; TF Serving's parse errors for empty, malformed or non-object JSON."""
     if not body.strip():
         raise invalid("JSON Parse error: The document is empty")
+    doc = _fast_loads(body)
+    if doc is not None:
+        return doc
     try:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -38,6 +41,20 @@ def parse_body(body: bytes) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise invalid(f"JSON Value: {show(doc)} Is not object")
     return doc
+
+
+def _fast_loads(body: bytes) -> dict[str, Any] | None:
+    """orjson's parse (about 2.5x faster on image-sized bodies) when installed and the body is
+    strict JSON; None sends the body to the json module, which takes NaN tokens and words errors."""
+    try:
+        import orjson
+    except ImportError:
+        return None
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def signature_name(doc: Mapping[str, Any]) -> str:
