@@ -9,6 +9,7 @@ TF Serving's flags with their meaning (``--rest_api_port``, ``--model_name``,
 from __future__ import annotations
 
 import argparse
+import gc
 
 from graphrewrite.engine.errors import UsageError
 
@@ -48,6 +49,11 @@ def run(args: argparse.Namespace) -> int:
         if args.enable_batching else None
     load = LoadOptions(inputs=split_names(args.inputs), outputs=split_names(args.outputs), transforms=args.transforms)
     registry = load_registry(_configs(args), load, batch)
+    # TensorFlow leaves ~10^6 Python objects behind; without this every collection triggered by
+    # a request's JSON lists walks them all (parsing one image: 60 ms instead of 12 ms).
+    # Process-wide, so done here, by the command, never by the library.
+    gc.collect()
+    gc.freeze()
     options = ServerOptions(host=args.host, port=args.rest_api_port, timeout_ms=args.rest_api_timeout_in_ms,
                             max_body_bytes=args.max_body_bytes)
 
