@@ -57,6 +57,11 @@ def _fast_loads(body: bytes) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def may_hold_booleans(body: bytes) -> bool:
+    """Whether *body* may hold a JSON true/false (strings containing the words count too)."""
+    return b"true" in body or b"false" in body
+
+
 def signature_name(doc: Mapping[str, Any]) -> str:
     """The optional ``signature_name``, checked to be a string."""
     name = doc.get("signature_name", "")
@@ -65,8 +70,12 @@ def signature_name(doc: Mapping[str, Any]) -> str:
     return name
 
 
-def decode_predict(doc: Mapping[str, Any], inputs: Mapping[str, TensorSpec]) -> tuple[str, dict[str, np.ndarray]]:
-    """(ROW or COLUMNAR, arrays by input key) from a predict request object."""
+def decode_predict(doc: Mapping[str, Any], inputs: Mapping[str, TensorSpec], *, fast: bool = True) -> tuple[str, dict[str, np.ndarray]]:
+    """(ROW or COLUMNAR, arrays by input key) from a predict request object.
+
+    *fast* lets numpy convert whole lists at once; pass False when the body may hold JSON
+    booleans (numpy would turn them into numbers silently), see :func:`may_hold_booleans`.
+    """
     has_rows, has_columns = "instances" in doc, "inputs" in doc
     if has_rows and has_columns:
         raise invalid(f"JSON Value: {show(doc)} Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist ")
@@ -76,23 +85,23 @@ def decode_predict(doc: Mapping[str, Any], inputs: Mapping[str, TensorSpec]) -> 
             raise invalid(f"JSON Value: {show(doc)} Excepting 'instances' to be an list/array")
         if not rows:
             raise invalid(f"JSON Value: {show(doc)} No values in 'instances' array")
-        return ROW, decode_rows(rows, inputs)
+        return ROW, decode_rows(rows, inputs, fast=fast)
     if has_columns:
-        return COLUMNAR, decode_columns(doc["inputs"], inputs)
+        return COLUMNAR, decode_columns(doc["inputs"], inputs, fast=fast)
     raise invalid("Missing 'inputs' or 'instances' key")
 
 
-def decode_rows(rows: list[Any], inputs: Mapping[str, TensorSpec]) -> dict[str, np.ndarray]:
+def decode_rows(rows: list[Any], inputs: Mapping[str, TensorSpec], *, fast: bool = True) -> dict[str, np.ndarray]:
     """The ``instances`` list: plain values for one input, one object per row for several."""
     objects = _is_object(rows[0])
     if not objects and len(inputs) > 1:
         raise invalid("instances is a plain list, but expecting list of objects as multiple input tensors required as per tensorinfo_map")
     if not objects:
         spec = next(iter(inputs.values()))
-        fast = _fast_array(rows, spec)
-        if fast is not None:
-            return {spec.key: fast}
-        return {spec.key: _stack([_row_item(r, i, spec, None) for i, r in enumerate(rows)], spec)}
+        whole = _fast_array(rows, spec) if fast else None
+        if whole is not None:
+            return {spec.key: whole}
+        return {spec.key: _stack([_row_item(r, i, spec, None, fast) for i, r in enumerate(rows)], spec)}
     names = sorted(inputs)
     columns: dict[str, list[np.ndarray]] = {k: [] for k in names}
     for i, row in enumerate(rows):
@@ -102,32 +111,32 @@ def decode_rows(rows: list[Any], inputs: Mapping[str, TensorSpec]) -> dict[str, 
             if key not in inputs:
                 raise invalid(f"Failed to process element: {i} key: {key} of 'instances' list. Error: "
                               f"INVALID_ARGUMENT: JSON object: does not have named input: {key}")
-            columns[key].append(_row_item(value, i, inputs[key], key))
+            columns[key].append(_row_item(value, i, inputs[key], key, fast))
         if sorted(row) != names:
             raise invalid(f"Failed to process element: {i} of 'instances' list. JSON object: {show(row)} keys must be equal to: {','.join(names)}")
     return {k: _stack(v, inputs[k]) for k, v in columns.items()}
 
 
-def decode_columns(value: Any, inputs: Mapping[str, TensorSpec]) -> dict[str, np.ndarray]:
+def decode_columns(value: Any, inputs: Mapping[str, TensorSpec], *, fast: bool = True) -> dict[str, np.ndarray]:
     """The ``inputs`` value: a tensor for one input, an object of tensors for several."""
     if not _is_object(value):
         if len(inputs) > 1:
             raise invalid("inputs is a plain value/list, but expecting an object as multiple input tensors required as per tensorinfo_map")
         spec = next(iter(inputs.values()))
-        return {spec.key: to_array(value, spec)}
+        return {spec.key: to_array(value, spec, fast=fast)}
     arrays = {}
     for key, spec in inputs.items():
         if key not in value:
             raise invalid(f"Missing named input: {key} in 'inputs' object.")
-        arrays[key] = to_array(value[key], spec)
+        arrays[key] = to_array(value[key], spec, fast=fast)
     return arrays
 
 
-def to_array(value: Any, spec: TensorSpec) -> np.ndarray:
+def to_array(value: Any, spec: TensorSpec, *, fast: bool = True) -> np.ndarray:
     """One JSON tensor as an array of the spec's dtype, or TF Serving's error for the culprit."""
-    fast = _fast_array(value, spec)
-    if fast is not None:
-        return fast
+    whole = _fast_array(value, spec) if fast else None
+    if whole is not None:
+        return whole
     shape = _json_shape(value)
     leaves: list[Any] = []
     _walk(value, 0, shape, spec.dtype, leaves)
@@ -261,10 +270,10 @@ def _is_object(value: Any) -> bool:
     return isinstance(value, dict) and not (len(value) == 1 and "b64" in value)
 
 
-def _row_item(value: Any, index: int, spec: TensorSpec, key: str | None) -> np.ndarray:
+def _row_item(value: Any, index: int, spec: TensorSpec, key: str | None, fast: bool) -> np.ndarray:
     where = f"{index} key: {key}" if key is not None else f"{index}"
     try:
-        return to_array(value, spec)
+        return to_array(value, spec, fast=fast)
     except ServeError as exc:
         raise invalid(f"Failed to process element: {where} of 'instances' list. Error: INVALID_ARGUMENT: {exc}") from None
 

@@ -12,10 +12,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import numpy as np
 
 from graphrewrite.serve.json_encode import leaf_strings
-from graphrewrite.serve.json_tensor import parse_body, to_array
+from graphrewrite.serve.json_tensor import may_hold_booleans, parse_body, to_array
 from graphrewrite.serve.registry import Registry, Version
 from graphrewrite.serve.signature import TensorSpec
 from graphrewrite.serve.status import invalid
@@ -65,7 +66,7 @@ async def infer(name: str, version: Version, body: bytes, run_sync: Any) -> str:
     """Run one inference request and encode the response."""
     def decode() -> tuple[dict, dict[str, np.ndarray], list[str]]:
         doc = parse_body(body)
-        feeds = decode_inputs(doc.get("inputs"), version.signature.inputs)
+        feeds = decode_inputs(doc.get("inputs"), version.signature.inputs, fast=not may_hold_booleans(body))
         version.session.check(feeds)
         return doc, feeds, _wanted(doc.get("outputs"), version.signature.outputs)
 
@@ -82,7 +83,7 @@ async def infer(name: str, version: Version, body: bytes, run_sync: Any) -> str:
     return await run_sync(encode)
 
 
-def decode_inputs(items: Any, specs: Mapping[str, TensorSpec]) -> dict[str, np.ndarray]:
+def decode_inputs(items: Any, specs: Mapping[str, TensorSpec], *, fast: bool = True) -> dict[str, np.ndarray]:
     """The request's ``inputs`` list as arrays keyed by input name, checked against *specs*."""
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise invalid("'inputs' must be a list of tensor objects {name, shape, datatype, data}")
@@ -93,10 +94,10 @@ def decode_inputs(items: Any, specs: Mapping[str, TensorSpec]) -> dict[str, np.n
     unknown = [str(k) for k in given if k not in specs]
     if unknown:
         raise invalid(f"unknown input '{unknown[0]}' (the model takes {', '.join(specs)})")
-    return {k: _array(given[k], spec) for k, spec in specs.items()}
+    return {k: _array(given[k], spec, fast) for k, spec in specs.items()}
 
 
-def _array(item: Mapping[str, Any], spec: TensorSpec) -> np.ndarray:
+def _array(item: Mapping[str, Any], spec: TensorSpec, fast: bool) -> np.ndarray:
     if item.get("datatype") != spec.v2_datatype:
         raise invalid(f"input '{spec.key}': datatype {item.get('datatype')} does not match the model's {spec.v2_datatype}")
     shape = item.get("shape")
@@ -105,7 +106,7 @@ def _array(item: Mapping[str, Any], spec: TensorSpec) -> np.ndarray:
     data = item.get("data")
     if not isinstance(data, list):
         raise invalid(f"input '{spec.key}': 'data' must be a list")
-    flat = to_array(_flatten(data), spec.__class__(spec.key, spec.tensor, spec.dtype, None))
+    flat = to_array(_flatten(data), attrs.evolve(spec, shape=None), fast=fast)
     if flat.size != int(np.prod(shape)):
         raise invalid(f"input '{spec.key}': {flat.size} values do not fill shape {shape}")
     return flat.reshape(shape)

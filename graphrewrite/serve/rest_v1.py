@@ -12,8 +12,9 @@ import json
 import re
 from typing import Any
 
+from graphrewrite.serve.fast_json import fast_predict
 from graphrewrite.serve.json_encode import encode_predict
-from graphrewrite.serve.json_tensor import decode_predict, parse_body, signature_name
+from graphrewrite.serve.json_tensor import decode_predict, may_hold_booleans, parse_body, signature_name
 from graphrewrite.serve.registry import Registry, Version
 from graphrewrite.serve.status import invalid
 
@@ -52,11 +53,15 @@ async def predict(version: Version, body: bytes, run_sync: Any) -> str:
     signature = version.signature
 
     def decode() -> tuple[str, dict]:
+        fast = fast_predict(body, signature.inputs)
+        if fast is not None:
+            version.session.check(fast[1])
+            return fast
         doc = parse_body(body)
         wanted = signature_name(doc)
         if wanted and wanted != signature.name:
             raise invalid(f'Serving signature name: "{wanted}" not found in signature def')
-        form, feeds = decode_predict(doc, signature.inputs)
+        form, feeds = decode_predict(doc, signature.inputs, fast=not may_hold_booleans(body))
         version.session.check(feeds)
         return form, feeds
 

@@ -192,3 +192,24 @@ def test_gzip_bomb_is_413(http, server):
     body = gzip.compress(b" " * (MAX_BODY * 2))
     response = post(http, server, "/v1/models/half:predict", body, headers={"Content-Encoding": "gzip"})
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ('{"instances": [[1.0], [2.0]]}', "input 'x' has shape [2,1], but the signature expects [?]"),
+    ('{"instances": [1.5e300]}', "Failed to process element: 0 of 'instances' list. Error: INVALID_ARGUMENT: "
+                                 "Cannot convert JSON value: 1.5e+300 to float without loss of precision."),
+    ('{"instances": [1, true]}', "Failed to process element: 1 of 'instances' list. Error: INVALID_ARGUMENT: JSON Value: true Type: True is not of expected type: float"),
+])
+def test_numeric_fast_path_falls_back_to_exact_errors(http, server, body, expected):
+    response = post(http, server, "/v1/models/half:predict", body)
+    assert (response.status_code, response.json()) == (400, {"error": expected})
+
+
+def test_image_sized_request_round_trips_exactly(http, server):
+    import numpy as np
+
+    image = np.random.default_rng(1).uniform(-1, 1, (2, 8, 8, 3)).astype(np.float32)
+    response = post(http, server, "/v1/models/classifier:predict", {"instances": image.tolist()})
+    means = image.mean(axis=(1, 2))
+    expected = np.stack([means[:, k % 3] * (k + 1) for k in range(5)], axis=1)
+    assert np.allclose(np.array(response.json()["predictions"]), expected, rtol=1e-5, atol=1e-6)
