@@ -14,8 +14,9 @@ import logging
 import signal
 import socket
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from importlib import resources
+from typing import Any
 
 import attrs
 
@@ -142,10 +143,20 @@ def serve(registry: Registry, options: ServerOptions, *, on_ready: Callable[[int
         await task
 
     try:
-        asyncio.run(main())
+        _run_loop(main(), config)
     finally:
         sock.close()
         registry.close()
+
+
+def _run_loop(main: Coroutine[Any, Any, None], config: Any) -> None:
+    """Run *main* on uvicorn's chosen event loop (uvloop when installed), as ``Server.run`` does."""
+    factory = getattr(config, "get_loop_factory", lambda: None)()
+    if factory is None or not hasattr(asyncio, "Runner"):  # Python 3.10, or an old uvicorn
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)
 
 
 def _graceful_server(config):  # -> uvicorn.Server
