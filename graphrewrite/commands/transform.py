@@ -105,10 +105,10 @@ def _run(args: argparse.Namespace, graph_def: Any, steps: Any, checker: Any) -> 
 
 def _checker(args: argparse.Namespace, graph_def: Any, steps: Any) -> Any:
     from graphrewrite import verify  # the callable module
-    from graphrewrite.stdlib_rules.tolerances import LOSSY, tolerance_for
+    from graphrewrite.stdlib_rules.tolerances import is_lossy, tolerance_for
 
     rtol, atol, scale = args.rtol, args.atol, None
-    if any(step.name in LOSSY for step in steps):
+    if is_lossy(steps):
         # Lossy steps (quantize_weights, round_weights, ...) get the tolerance their
         # documented error implies, relative to each output's magnitude; a tolerance the
         # user gave always wins.

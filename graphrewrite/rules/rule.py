@@ -9,6 +9,7 @@ Three kinds of transform can be named in a script:
   (``strip_unused_nodes``, ``sort_by_execution_order``).
 
 All are frozen values; users build them (or write them in the rule language), never subclass.
+Each carries its :class:`~graphrewrite.rules.facts.Facts` (lossy tolerance, property-test hints).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from graphrewrite.engine.graph import Graph
 from graphrewrite.engine.pattern import Match, Pattern
 from graphrewrite.engine.report import RuleStats
 from graphrewrite.engine.rewrite import Rewrite
+from graphrewrite.rules.facts import LOSSLESS, Facts
 from graphrewrite.rules.params import Param
 
 Guard = Callable[[Match, Graph, Context], str | None]
@@ -44,6 +46,7 @@ class Rule:
     guard: Guard | None = attrs.field(default=None, eq=False)
     params: tuple[Param, ...] = ()
     source: Span | None = attrs.field(default=None, eq=False)
+    facts: Facts = LOSSLESS
 
     def check(self, match: Match, graph: Graph, ctx: Context) -> str | None:
         return self.guard(match, graph, ctx) if self.guard is not None else None
@@ -65,6 +68,7 @@ class Group:
     doc: str
     rules: tuple[Rule, ...]
     params: tuple[Param, ...] = ()
+    facts: Facts = LOSSLESS
 
     feeds = OPAQUE
 
@@ -85,6 +89,7 @@ class Pass:
     run: Callable[[Graph, Context], Graph] = attrs.field(eq=False)
     params: tuple[Param, ...] = ()
     feeds: str = attrs.field(default=OPAQUE, validator=attrs.validators.in_(FEED_MODES))
+    facts: Facts = LOSSLESS
 
     def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
         """Run the pass; its report counts the nodes it changed, added or removed (from the
@@ -151,6 +156,7 @@ class Schedule:
     doc: str
     steps: tuple[Run | Repeat, ...]
     params: tuple[Param, ...] = ()
+    facts: Facts = LOSSLESS
     feeds = OPAQUE
 
     def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:

@@ -18,6 +18,7 @@ from graphrewrite.engine.edit import with_nodes
 from graphrewrite.engine.errors import RuleError, UsageError
 from graphrewrite.engine.feeds import VISIBLE
 from graphrewrite.engine.graph import Graph, Node
+from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param, args_of
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.opinfo import attr_defaults
@@ -188,6 +189,7 @@ RENAME_OP = Pass(
     rename_op,
     RENAME_OP_PARAMS,
     feeds=VISIBLE,
+    facts=Facts(checked=Checked(cases="add_mul_relu", args={"old_op_name": "Add", "new_op_name": "AddV2"}, promise=("no_op", "Add"))),
 )
 RENAME_ATTRIBUTE = Pass(
     "rename_attribute",
@@ -195,6 +197,7 @@ RENAME_ATTRIBUTE = Pass(
     rename_attribute,
     RENAME_ATTRIBUTE_PARAMS,
     feeds=VISIBLE,
+    facts=Facts(checked=Checked(cases="marked", args={"old_attribute_name": "_marker", "new_attribute_name": "_renamed"}, promise=("attribute", "_marker", {"present": False, "key_after": "_renamed"}))),
 )
 REMOVE_ATTRIBUTE = Pass(
     "remove_attribute",
@@ -202,34 +205,30 @@ REMOVE_ATTRIBUTE = Pass(
     remove_attribute,
     REMOVE_ATTRIBUTE_PARAMS,
     feeds=VISIBLE,
+    facts=Facts(checked=Checked(cases="marked", args={"attribute_name": "_marker"}, promise=("attribute", "_marker", {"present": False}))),
 )
-REMOVE_DEVICE = Pass("remove_device", "node@device -> node (as GTT)", remove_device, feeds=VISIBLE)
+REMOVE_DEVICE = Pass("remove_device", "node@device -> node (as GTT)", remove_device, feeds=VISIBLE,
+    facts=Facts(checked=Checked(cases="on_devices", promise=("devices", ""))),
+)
 SET_DEVICE = Pass(
     "set_device",
     "node -> node@device (unlike GTT: a malformed device name is an error)",
     set_device,
     SET_DEVICE_PARAMS,
     feeds=VISIBLE,
+    facts=Facts(checked=Checked(cases="graphs", args={"device": "/device:CPU:0"}, promise=("devices", "/device:CPU:0"))),
 )
 REMOVE_CONTROL_DEPENDENCIES = Pass(
     "remove_control_dependencies",
     "f(x, ^c) -> f(x) (as GTT)",
     remove_control_dependencies,
     feeds=VISIBLE,
+    facts=Facts(checked=Checked(cases="with_control_edges", promise=("no_control_inputs",))),
 )
 ADD_DEFAULT_ATTRIBUTES = Pass(
     "add_default_attributes",
     "node -> node with its OpDef's default attributes (unlike GTT: unknown ops are left alone, not an error)",
     add_default_attributes,
     feeds=VISIBLE,
-)
-
-TRANSFORMS = (
-    RENAME_OP,
-    RENAME_ATTRIBUTE,
-    REMOVE_ATTRIBUTE,
-    REMOVE_DEVICE,
-    SET_DEVICE,
-    REMOVE_CONTROL_DEPENDENCIES,
-    ADD_DEFAULT_ATTRIBUTES,
+    facts=Facts(checked=Checked(cases="without_defaults", promise=("all_defaults_present",))),
 )

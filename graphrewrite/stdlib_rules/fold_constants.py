@@ -36,6 +36,7 @@ from graphrewrite.engine.edit import remove
 from graphrewrite.engine.errors import UsageError
 from graphrewrite.engine.evaluate import DEFAULT_MAX_BYTES, FoldOptions, FoldPlan, fold_plan
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
+from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param, defaults
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.control_deps import drop_inert_control_edges
@@ -151,8 +152,7 @@ FOLD_CONSTANTS = Pass(
     "Op(Const, Const) -> Const: evaluate constant subgraphs (numpy kernels, one batched TensorFlow run)",
     fold_constants,
     PARAMS,
+    facts=Facts(checked=Checked(cases="one_input_with_control_edges")),
 )
 
-TRANSFORMS = (FOLD_CONSTANTS,)
-
-__all__ = ["FOLD_CONSTANTS", "PARAMS", "TRANSFORMS", "apply_plan", "fold_constants", "prune"]
+__all__ = ["FOLD_CONSTANTS", "PARAMS", "apply_plan", "fold_constants", "prune"]

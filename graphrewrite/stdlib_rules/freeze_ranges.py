@@ -23,6 +23,7 @@ import numpy as np
 from graphrewrite.engine.errors import GraphFileError, NameNotFoundError, RuleError, UsageError, suggest
 from graphrewrite.engine.graph import Graph, TensorRef
 from graphrewrite.engine.rewrite import Rewrite, apply_batch
+from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.weight_tensors import const_node, round_half_away
@@ -146,4 +147,5 @@ FREEZE_REQUANTIZATION_RANGES = Pass(
         Param("min_percentile", Kind.FLOAT, 5.0, doc="percentile of the logged mins to keep"),
         Param("max_percentile", Kind.FLOAT, 5.0, doc="percentile (from the top) of the logged maxes to keep"),
     ),
+    facts=Facts(lossy=(2e-1, 1e-1), checked=Checked(cases="requantized", promise=("no_op", "RequantizationRange"))),  # percentile ranges clip outliers
 )

@@ -10,9 +10,10 @@
   Keras' custom-gradient activations (swish) leave an ``IdentityN`` that is an identity at
   inference.
 
-Why Python: a rule-language variadic input repeats the *last* pattern over every remaining input,
-and a ``ConcatV2``'s last input is its axis, so "every data input is the same unary op" and
-"some input, at any position, is a concatenation" cannot be written as patterns. The patterns
+Why Python: ``ConcatV2(*xs, axis)`` captures the inputs, but "every captured input is the same
+unary op with equal attributes, read only by this concatenation" is a condition over a list,
+which the rule language cannot state yet, and flattening splices inner concatenations while
+the new node is built. The patterns
 below are what the generators in :mod:`graphrewrite.testing` build graphs from (two unary
 inputs; a concatenation as the first input); the guards check the rest. Every rewrite here is
 exact: the same elementwise function of the same elements.

@@ -24,8 +24,9 @@ from graphrewrite.engine.pattern import Match, Op
 from graphrewrite.engine.rewrite import Rewrite
 from graphrewrite.freezing.deadcode import fold_constant_switches, strip_training
 from graphrewrite.freezing.functions import inline_calls, prune_library
+from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import CONVERTERS, Kind, Param, args_of
-from graphrewrite.rules.rule import Pass, Rule, Transform
+from graphrewrite.rules.rule import Pass, Rule
 
 BATCH_NORMS = frozenset({"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"})
 PLACEHOLDERS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
@@ -38,6 +39,7 @@ STRIP_TRAINING_NODES = Pass(
     "strip_training_nodes",
     "SaveV2/RestoreV2/Assign*/*Summary/Apply* and what only they use -> removed (edges to them dropped)",
     lambda graph, ctx: strip_training(graph, ctx.protected, cascade_freely=bool(ctx.outputs)),
+    facts=Facts(checked=Checked(cases="graphs", fires=False)),
 )
 
 
@@ -88,6 +90,7 @@ SET_INFERENCE_MODE = Rule(
     "FusedBatchNorm*[is_training=true](x, scale, offset, mean, var) -> FusedBatchNorm*[is_training=false](...)",
     Op(BATCH_NORMS, None, "bn", (("is_training", True),)),
     _inference_mode,
+    facts=Facts(checked=Checked(numeric=False, promise=("no_training_batch_norm",))),
 )
 
 
@@ -171,6 +174,7 @@ FREEZE_PLACEHOLDER = Pass(
     "Placeholder|PlaceholderWithDefault name -> Const name of its dtype and shape holding value",
     freeze_placeholder,
     FREEZE_PARAMS,
+    facts=Facts(checked=Checked(cases="input_fed_half", args={"name": "input", "value": "0.5"}, promise=("frozen_input",))),
 )
 
 
@@ -180,6 +184,7 @@ FOLD_CONSTANT_SWITCH = Pass(
     "fold_constant_switch",
     "Switch(x, Const pred) -> x on the taken port; the untaken branch and its Merge inputs removed",
     lambda graph, ctx: fold_constant_switches(graph, ctx.protected),
+    facts=Facts(checked=Checked(cases="graphs", fires=False)),
 )
 
 
@@ -193,12 +198,5 @@ INLINE_PARTITIONEDCALL = Pass(
     "PartitionedCall|StatefulPartitionedCall[f](args) -> f's body under <call>/, nested calls too "
     "(unlike GTT: stateful calls, nesting, attr placeholders, output args; unused functions dropped)",
     inline_partitionedcall,
-)
-
-TRANSFORMS: tuple[Transform, ...] = (
-    STRIP_TRAINING_NODES,
-    FREEZE_PLACEHOLDER,
-    FOLD_CONSTANT_SWITCH,
-    SET_INFERENCE_MODE,
-    INLINE_PARTITIONEDCALL,
+    facts=Facts(checked=Checked(cases="graphs", fires=False)),
 )

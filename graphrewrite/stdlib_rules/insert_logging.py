@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
+from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.op_signature import output_types
@@ -105,6 +106,5 @@ INSERT_LOGGING = Pass(
         Param("first_n", Kind.INT, -1, doc="print only the first n runs (-1: always)"),
         Param("summarize", Kind.INT, 1024, doc="print at most this many entries per tensor"),
     ),
+    facts=Facts(checked=Checked(cases="chains", args={"op": ["Relu", "AddV2", "MatMul"]})),
 )
-
-TRANSFORMS = (INSERT_LOGGING,)

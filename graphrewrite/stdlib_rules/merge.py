@@ -22,6 +22,7 @@ from graphrewrite.engine.bypass import Bypass, bypass
 from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
+from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.opinfo import PLACEHOLDER_OPS, is_stateful
 from graphrewrite.stdlib_rules.ordering import execution_order
@@ -161,4 +162,5 @@ MERGE_DUPLICATE_NODES = Pass(
     "merge_duplicate_nodes",
     "f(x), f(x) -> one f(x) (unlike GTT: exact equality, graph order kept, Placeholders and unknown ops left alone)",
     merge_duplicate_nodes,
+    facts=Facts(checked=Checked(cases="with_duplicates")),
 )

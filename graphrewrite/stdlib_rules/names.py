@@ -17,6 +17,7 @@ from graphrewrite.engine.edit import relocate
 from graphrewrite.engine.errors import GraphError, NameNotFoundError, RuleError, UsageError
 from graphrewrite.engine.feeds import VISIBLE
 from graphrewrite.engine.graph import Graph, Node, TensorRef
+from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param, args_of
 from graphrewrite.rules.rule import Pass
 
@@ -115,12 +116,12 @@ RENAME_NODE = Pass(
     rename_node,
     RENAME_NODE_PARAMS,
     feeds=VISIBLE,
+    facts=Facts(checked=Checked(cases="with_target", args={"old_node_name": "target", "new_node_name": "renamed"}, promise=("renamed",))),
 )
 OBFUSCATE_NAMES = Pass(
     "obfuscate_names",
     "every name -> GTT's base-62 id, inputs/outputs kept (unlike GTT: in any spelling; colocation follows)",
     obfuscate_names,
     feeds=VISIBLE,
+    facts=Facts(checked=Checked(cases="graphs")),
 )
-
-TRANSFORMS = (RENAME_NODE, OBFUSCATE_NAMES)

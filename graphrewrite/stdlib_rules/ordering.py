@@ -15,6 +15,7 @@ from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import GraphError
 from graphrewrite.engine.feeds import VISIBLE
 from graphrewrite.engine.graph import CONTROL, Graph
+from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.rule import Pass
 
 MERGE_OPS = frozenset({"Merge", "RefMerge", "_XlaMerge"})
@@ -88,4 +89,5 @@ SORT_BY_EXECUTION_ORDER = Pass(
     "nodes in any order -> nodes in GTT's exact topological order (unlike GTT: a cycle names its nodes)",
     sort_by_execution_order,
     feeds=VISIBLE,
+    facts=Facts(checked=Checked(cases="shuffled", promise=("topologically_sorted",))),
 )

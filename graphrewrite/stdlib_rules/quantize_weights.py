@@ -23,6 +23,7 @@ import numpy as np
 
 from graphrewrite.engine.errors import UsageError, suggest
 from graphrewrite.engine.graph import Graph, Node
+from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.weight_tensors import (
@@ -192,9 +193,8 @@ QUANTIZE_WEIGHTS = Pass(
         Param("mode", Kind.STRING, "MIN_FIRST", doc="MIN_FIRST (GTT's, quint8) or SCALED (symmetric qint8)"),
         Param("per_channel", Kind.BOOL, False, doc="one range per output channel (needs mode=SCALED)"),
     ),
+    facts=Facts(lossy=(5e-2, 1e-2), checked=Checked(cases="shallow_linear", args={"minimum_size": 1})),  # each weight within 1.5 steps of (max-min)/255
 )
-
-TRANSFORMS = (QUANTIZE_WEIGHTS,)
 
 
 def tolerance_for(transforms: Any, **kwargs: Any) -> tuple[float, float]:

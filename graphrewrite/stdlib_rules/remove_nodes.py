@@ -26,6 +26,7 @@ from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import UsageError
 from graphrewrite.engine.graph import CONTROL, Graph, Node
+from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param, args_of
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.opinfo import PLACEHOLDER_OPS, is_stateful
@@ -149,4 +150,5 @@ REMOVE_NODES = Pass(
     "Identity(x) -> x for each op given (unlike GTT: ports, control inputs and tf.cond kept intact)",
     remove_nodes,
     PARAMS,
+    facts=Facts(checked=Checked(cases="identity_like", args={"op": ["Identity", "CheckNumerics", "StopGradient", "Snapshot"]})),
 )

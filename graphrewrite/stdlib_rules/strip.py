@@ -30,6 +30,7 @@ from graphrewrite.engine.edit import remove
 from graphrewrite.engine.errors import GraphError, NameNotFoundError, RuleError, UsageError, suggest
 from graphrewrite.engine.feeds import CUT
 from graphrewrite.engine.graph import CONTROL, Graph, Node, node_name
+from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param, args_of
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules.opinfo import output_dtypes
@@ -197,4 +198,5 @@ STRIP_UNUSED_NODES = Pass(
     strip_unused_nodes,
     PARAMS,
     feeds=CUT,
+    facts=Facts(checked=Checked(cases="dead_branches", promise=("only_needed_nodes",))),
 )

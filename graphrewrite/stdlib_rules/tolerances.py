@@ -14,48 +14,46 @@ from typing import Any
 
 BASE = (1e-4, 1e-5)  # float32 re-association, as ``verify``'s float32 default
 
-# transform -> (rtol, atol) at its default arguments
-LOSSY: Mapping[str, tuple[float, float]] = {
-    "quantize_weights": (5e-2, 1e-2),  # each weight within 1.5 steps of (max-min)/255
-    "round_weights": (5e-2, 1e-2),  # each weight within half a bucket of (max-min)/num_steps
-    "cast_weights": (1e-2, 1e-3),  # float16: each weight within 2**-11 relative
-    "quantize_nodes": (1e-1, 5e-2),  # activations too: each stage within a step of its range
-    "freeze_requantization_ranges": (2e-1, 1e-1),  # percentile ranges clip outliers
-    "sparsify_gather": (1e-6, 1e-5),  # table entries below 1e-5 become 0
-}
+
+def lossy_transforms() -> dict[str, tuple[float, float]]:
+    """Every standard lossy transform -> its ``(rtol, atol)`` at default arguments (its facts)."""
+    from graphrewrite.stdlib_rules import standard_rules
+
+    return {t.name: t.facts.lossy for t in standard_rules() if t.facts.lossy is not None}
 
 
-def _entry(item: Any) -> tuple[str, Mapping[str, Any]]:
-    """A transform name, a ``(name, args)`` pair, or anything with ``.name`` and ``.args``
-    (a pipeline ``Step``)."""
+def _entry(item: Any) -> tuple[Any, Mapping[str, Any]]:
+    """The transform (or its name) and arguments of a transform name, a ``(name, args)`` pair,
+    or anything with ``.name`` and ``.args`` (a pipeline ``Step``, whose facts are its own)."""
     if isinstance(item, str):
         return item, {}
     if isinstance(item, tuple) and len(item) == 2:
         return str(item[0]), dict(item[1] or {})
-    return str(item.name), dict(getattr(item, "args", {}) or {})
-
-
-def _scaled(name: str, args: Mapping[str, Any]) -> tuple[float, float]:
-    rtol, atol = LOSSY[name]
-    if name == "round_weights":
-        factor = 256 / max(int(args.get("num_steps") or 256), 1)
-        return rtol * factor, atol * factor
-    if name == "cast_weights" and str(args.get("dtype") or "float16") == "bfloat16":
-        return 5e-2, 1e-2  # bfloat16 keeps 8 bits of mantissa: 2**-8 relative per weight
-    return rtol, atol
+    return getattr(item, "transform", None) or str(item.name), dict(getattr(item, "args", {}) or {})
 
 
 def tolerance_for(transforms: Iterable[Any], *, base: tuple[float, float] = BASE) -> tuple[float, float]:
     """``(rtol, atol)`` for comparing a graph before and after *transforms*.
 
-    Items are transform names, ``(name, args)`` pairs or pipeline steps; arguments matter for
-    ``round_weights`` (fewer steps, larger error) and ``cast_weights`` (bfloat16). Unknown and
-    lossless names contribute nothing, so ``tolerance_for([])`` is *base*.
+    Items are transform names, ``(name, args)`` pairs or pipeline steps; each lossy transform
+    adds the tolerance its facts declare for its arguments (fewer ``round_weights`` steps,
+    larger error; ``cast_weights`` to bfloat16). Lossless and unknown names add nothing, so
+    ``tolerance_for([])`` is *base*.
     """
+    from graphrewrite.stdlib_rules import standard_rules
+
     rtol, atol = base
     for item in transforms:
-        name, args = _entry(item)
-        if name in LOSSY:
-            extra_rtol, extra_atol = _scaled(name, args)
-            rtol, atol = rtol + extra_rtol, atol + extra_atol
+        transform, args = _entry(item)
+        if isinstance(transform, str):
+            transform = standard_rules().get(transform)
+        facts = getattr(transform, "facts", None)
+        extra = facts.tolerance(args) if facts is not None else None
+        if extra is not None:
+            rtol, atol = rtol + extra[0], atol + extra[1]
     return rtol, atol
+
+
+def is_lossy(steps: Iterable[Any]) -> bool:
+    """Whether any pipeline step changes values on purpose (its facts declare a tolerance)."""
+    return any(step.transform.facts.lossy is not None for step in steps)

@@ -56,6 +56,7 @@ class GraphCase:
     fires: bool | None = None
     rule: str | None = None
     fed: tuple[str, ...] = ()
+    args: Mapping[str, Any] = attrs.field(factory=dict, eq=False)  # transform arguments the case was built for
 
     def graph(self) -> Graph:
         return Graph.from_graphdef(self.graph_def)

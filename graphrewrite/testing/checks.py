@@ -92,7 +92,7 @@ def run_case(
     from graphrewrite.rules.params import defaults
 
     graph = case.graph()
-    ctx = Context(case.inputs, case.outputs, {**defaults(getattr(transform, "params", ())), **args})
+    ctx = Context(case.inputs, case.outputs, {**defaults(getattr(transform, "params", ())), **args, **case.args})
     try:
         result, _ = apply_step(transform, graph, ctx)
     except Exception as exc:  # any exception out of a rule is a finding, shown with the case

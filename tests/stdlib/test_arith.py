@@ -24,9 +24,9 @@ from test_rule_language_support import (
     placeholder,
 )
 
-from graphrewrite.stdlib_rules import batchnorm
+from graphrewrite.stdlib_rules import rule_files
 
-RULES = batchnorm.BY_NAME
+RULES = rule_files.BY_NAME
 
 
 def _binary(op: str, value, *, shape=(2, 3), constant_first: bool = False):  # type: ignore[no-untyped-def]

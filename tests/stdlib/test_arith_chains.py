@@ -24,9 +24,9 @@ from test_rule_language_support import (
     placeholder,
 )
 
-from graphrewrite.stdlib_rules import batchnorm
+from graphrewrite.stdlib_rules import rule_files
 
-RULES = batchnorm.BY_NAME
+RULES = rule_files.BY_NAME
 SHAPE = (2, 3)
 FEED = {"x": normal(*SHAPE)}
 

@@ -26,9 +26,9 @@ from test_rule_language_support import (
 )
 
 from graphrewrite.engine.graph import TensorRef
-from graphrewrite.stdlib_rules import batchnorm
+from graphrewrite.stdlib_rules import rule_files
 
-RULES = batchnorm.BY_NAME
+RULES = rule_files.BY_NAME
 INPUTS = ["a", "b", "c"]
 FEEDS = {"a": normal(1, 2, 2, 3), "b": normal(1, 2, 2, 4), "c": normal(1, 2, 2, 5)}
 

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from test_rule_language_support import apply, const, graph, node, normal, placeholder, run
 
 from graphrewrite.engine.graph import Graph
-from graphrewrite.stdlib_rules import batchnorm
+from graphrewrite.stdlib_rules import rule_files
 
 pytestmark = pytest.mark.gtt
 S1 = [1, 1, 1, 1]
@@ -51,7 +51,7 @@ def test_fold_batch_norms_matches_gtt(conv_op: str) -> None:
         nodes = [const("w", w), node("conv", conv_op, "x", "w", strides=S1, padding="SAME")]
         x, channels = normal(1, 4, 4, 3), 5 if conv_op == "Conv2D" else 6
     before = graph(placeholder("x"), *nodes, const("s", normal(channels)), node("mul", "Mul", "conv", "s"))
-    ours, _ = apply(batchnorm.BY_NAME["fold_batch_norms"], before, ["x"], ["mul"])
+    ours, _ = apply(rule_files.BY_NAME["fold_batch_norms"], before, ["x"], ["mul"])
     theirs = _gtt(before, ["x"], ["mul"], "fold_batch_norms")
     _compare(before, ours, theirs, "mul", x)
     np.testing.assert_allclose(ours.node("w").value(), theirs.node("w").value(), rtol=1e-6)
@@ -73,7 +73,7 @@ def test_fold_old_batch_norms_matches_gtt(conv_op: str) -> None:
         *stats,
         node("bn", "FusedBatchNorm", "conv", "gamma", "beta", "mean", "var", is_training=False, epsilon=0.001),
     )
-    ours, _ = apply(batchnorm.BY_NAME["fold_old_batch_norms"], before, ["x"], ["bn"])
+    ours, _ = apply(rule_files.BY_NAME["fold_old_batch_norms"], before, ["x"], ["bn"])
     theirs = _gtt(before, ["x"], ["bn"], "fold_old_batch_norms")
     _compare(before, ours, theirs, "bn", normal(1, 5, 5, 2))
     np.testing.assert_allclose(ours.node("w").value(), theirs.node("w").value(), rtol=1e-6)

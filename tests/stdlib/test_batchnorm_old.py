@@ -24,9 +24,9 @@ from test_rule_language_support import (
     placeholder,
 )
 
-from graphrewrite.stdlib_rules import batchnorm
+from graphrewrite.stdlib_rules import rule_files
 
-RULES = batchnorm.BY_NAME
+RULES = rule_files.BY_NAME
 S1 = [1, 1, 1, 1]
 FUSED = ["FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"]
 

@@ -308,7 +308,7 @@ def test_conv_with_unequal_strides_stays_float():
     from graphrewrite.engine.attrvalues import DType, Shape
     from graphrewrite.engine.driver import Context
     from graphrewrite.engine.graph import Graph, Node
-    from graphrewrite.stdlib_rules.quantize_nodes import TRANSFORMS
+    from graphrewrite.stdlib_rules.quantize_nodes import QUANTIZE_NODES
 
     f32 = DType(1)
     w = np.random.default_rng(0).normal(size=(3, 3, 2, 4)).astype(np.float32)
@@ -317,6 +317,6 @@ def test_conv_with_unequal_strides_stays_float():
         Node.make("w", "Const", [], {"dtype": f32, "value": w}),
         Node.make("y", "Conv2D", ["x", "w"], {"T": f32, "strides": [1, 1, 2, 1], "padding": "SAME"}),
     ])  # fmt: skip
-    step = next(t for t in TRANSFORMS if t.name == "quantize_nodes")
+    step = QUANTIZE_NODES
     after, _ = step.apply(graph, Context(inputs=("x",), outputs=("y",)))
     assert after.node("y").op == "Conv2D" and not [n for n in after if n.op.startswith("Quantized")]

@@ -7,7 +7,9 @@ import pytest
 from graphrewrite.rules.rule import Step
 from graphrewrite.stdlib_rules.quantize_weights import QUANTIZE_WEIGHTS
 from graphrewrite.stdlib_rules.quantize_weights import tolerance_for as reexported
-from graphrewrite.stdlib_rules.tolerances import BASE, LOSSY, tolerance_for
+from graphrewrite.stdlib_rules.tolerances import BASE, lossy_transforms, tolerance_for
+
+LOSSY = lossy_transforms()
 
 
 def test_lossless_pipelines_get_the_float32_base():

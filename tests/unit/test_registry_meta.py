@@ -2,10 +2,12 @@
 tests/stdlib/ and a property test.
 
 A *positive test* is a module under tests/stdlib/ that mentions the transform's name. A
-*property test* is either generated from the transform's pattern (Rules and Groups, checked by
-tests/property/test_stdlib_properties.py; their patterns must be buildable by
-graphrewrite.testing) or, for a Pass, an entry naming it in a tests/property/ module (a Pass
-needs graphs and arguments chosen for what it rewrites).
+*property test* comes from the transform itself (tests/property/test_stdlib_properties.py runs
+one per registry entry): Rules and Groups on graphs built from their patterns, which the
+generators must be able to build; a Pass on the graphs its facts name
+(``Checked(cases=...)``), which must exist in graphrewrite.testing.cases, as must the promise
+its facts name in graphrewrite.testing.promises. These are checked by importing, not by
+reading test files.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ def _texts(folder: str) -> dict[str, str]:
 
 
 STDLIB_TESTS = _texts("stdlib")
-PROPERTY_TESTS = _texts("property")
 
 
 def _is_pass(transform: Any) -> bool:
@@ -66,13 +67,21 @@ def positive_tests(name: str) -> list[str]:
 
 
 def property_problem(transform: Any) -> str | None:
-    if _is_pass(transform):
-        quoted = re.compile(rf"[\"']{re.escape(transform.name)}[\"']")
-        if not any(quoted.search(text) for text in PROPERTY_TESTS.values()):
-            return (
-                f"pass '{transform.name}' has no property test: add an entry for it to PROPERTIES in "
-                "tests/property/test_stdlib_properties.py (graphs and arguments it rewrites)"
-            )
+    from graphrewrite.testing import cases, promises
+
+    checked = transform.facts.checked
+    if _is_pass(transform) and checked.cases is None:
+        return (
+            f"pass '{transform.name}' has no property test: declare the graphs it rewrites in its facts, "
+            "facts=Facts(checked=Checked(cases=...)) with a generator from graphrewrite.testing.cases"
+        )
+    try:
+        if checked.cases is not None:
+            cases.named(checked.cases)
+        promises.named(checked.promise)
+    except KeyError as exc:
+        return f"'{transform.name}': {exc.args[0]}"
+    if _is_pass(transform) or checked.cases is not None:
         return None
     from hypothesis.errors import InvalidArgument
 
@@ -109,6 +118,10 @@ def test_the_checks_catch_a_transform_that_lacks_them() -> None:
     orphan = Pass("orphan_pass_without_tests", "graph -> graph", lambda graph, ctx: graph)
     assert positive_tests(orphan.name) == []
     assert "has no property test" in (property_problem(orphan) or "")
+    from graphrewrite.rules.facts import Checked, Facts
+
+    misnamed = Pass("p", "graph -> graph", lambda graph, ctx: graph, facts=Facts(checked=Checked(cases="no_such_cases")))
+    assert "no case generator 'no_such_cases'" in (property_problem(misnamed) or "")
     assert doc_problem(Pass("p", "", lambda graph, ctx: graph)) == "'p' has no doc line"
     two_lines = Rule("r", "first line\nsecond line", op("Relu", Tensor("x")), lambda m, g, c: "no")
     assert "several lines" in (doc_problem(Group("g", "ok", (two_lines,))) or "")

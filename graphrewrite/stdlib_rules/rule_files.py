@@ -1,5 +1,5 @@
-"""The standard rules written in the rule language: batch-norm folding, GTT's convolution
-fusions, atrous flattening and arithmetic identities.
+"""The standard rule files (``*.rules`` beside this module), compiled: batch-norm folding, GTT's
+convolution fusions, atrous flattening and arithmetic identities.
 
 ``simplify_arithmetic`` also holds the Python rules of :mod:`graphrewrite.stdlib_rules.hoist`
 (hoisting unary ops over concatenations, flattening nested concatenations, removing
@@ -7,8 +7,8 @@ fusions, atrous flattening and arithmetic identities.
 
 The ``.rules`` files beside this module are compiled when it is imported, without op-registry
 validation so that importing the registry does not import TensorFlow (a test compiles them
-with validation). Only the transforms named in :data:`EXPORTED` enter the standard registry;
-the rules inside a group are reachable through ``group.rules``.
+with validation). The registry (``stdlib_rules/__init__.py``) names which of them are standard
+transforms; the rules inside a group are reachable through ``group.rules``.
 """
 
 from __future__ import annotations
@@ -23,15 +23,6 @@ from graphrewrite.stdlib_rules import hoist
 
 RULE_FILES = ("batchnorm.rules", "fuse.rules", "arithmetic.rules")
 
-EXPORTED = (
-    "fold_batch_norms",
-    "fold_old_batch_norms",
-    "fuse_pad_and_conv",
-    "fuse_resize_and_conv",
-    "fuse_resize_pad_and_conv",
-    "flatten_atrous_conv",
-    "simplify_arithmetic",
-)
 
 
 def rule_file_text(name: str) -> str:
@@ -58,4 +49,3 @@ def _with_python_rules(found: dict[str, Transform]) -> dict[str, Transform]:
 
 
 BY_NAME: dict[str, Transform] = load_all()  # every rule and group, for tests and explain
-TRANSFORMS: tuple[Transform, ...] = tuple(BY_NAME[name] for name in EXPORTED)
