@@ -10,6 +10,7 @@ Needs pysimdjson (in the ``serve`` extra); without it the fast path is off.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +45,8 @@ def fast_predict(body: bytes, inputs: Mapping[str, TensorSpec]) -> tuple[str, di
     if found is None:
         return None
     form, values = found
+    if values.dtype.kind == "f":
+        return form, {spec.key: values.astype(spec.np_dtype)}  # |values| < 2**24: exact in any float
     checked = _fast_array(values, spec)
     return None if checked is None else (form, {spec.key: checked})
 
@@ -61,7 +64,7 @@ def _numbers(doc: Any, body: bytes, spec: TensorSpec) -> tuple[str, np.ndarray] 
     shape = _shape(array)
     if shape is None:
         return None
-    parts = [f'"{k}":' + (_structure(shape) if k == key else f'"{signature}"') for k in keys]
+    parts = [f'"{k}":' + (_structure(tuple(shape)) if k == key else f'"{signature}"') for k in keys]
     expected = ("{" + ",".join(parts) + "}").encode().translate(None, _NUMBER_CHARS)
     if body.translate(None, _NUMBER_CHARS) != expected:
         return None
@@ -85,7 +88,9 @@ def _shape(array: Any) -> list[int] | None:
     return None if isinstance(value, bool) or not shape else shape
 
 
-def _structure(shape: list[int]) -> str:
+@functools.lru_cache(maxsize=64)
+def _structure(shape: tuple[int, ...]) -> str:
+    """The brackets and commas of a rectangular array of *shape* (cached: clients repeat shapes)."""
     text = ""
     for size in reversed(shape):
         text = "[" + ",".join([text] * size) + "]"
