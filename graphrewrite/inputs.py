@@ -8,6 +8,7 @@ come from the graph, with unknown dimensions taken from ``--input_shapes`` (defa
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,8 @@ def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             return {key: data[key] for key in data.files}
     except OSError as exc:
         raise GraphFileError(f"cannot read '{path}': {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise GraphFileError(f"'{path}' is not an .npz file: {exc}") from None
+    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise GraphFileError(f"'{path}' is not an .npz file: {exc or 'it is empty'}") from None
 
 
 def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:

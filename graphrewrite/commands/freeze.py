@@ -52,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input_binary", type=parse_bool, nargs="?", const=True, default=None,
                         help="accepted for old command lines; the format is detected from the content")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print inputs, outputs and signature as JSON")
+    parser.add_argument(
+        "--input_shape", help="Keras model never built on keras.Input: its input shape, e.g. ?,32 "
+        "(';' between several inputs)",
+    )  # fmt: skip
+    parser.add_argument("--input_dtype", default="float32", help="dtype of --input_shape's inputs")
     for name in IGNORED:
         parser.add_argument(f"--{name}", default=None, help=argparse.SUPPRESS)
 
@@ -85,7 +90,12 @@ def freeze_from_args(args: argparse.Namespace) -> Any:
                          f"--input_graph or --input_meta_graph); given: {given}")  # fmt: skip
     lists = {"whitelist": args.variable_names_whitelist or None, "blacklist": args.variable_names_blacklist or None}
     if args.input_keras_model:
-        return freeze.freeze_keras_model(args.input_keras_model, control_flow=args.control_flow)
+        signature = None
+        if args.input_shape:
+            from graphrewrite.freezing.keras import signature_from_shapes
+
+            signature = signature_from_shapes(args.input_shape, args.input_dtype)
+        return freeze.freeze_keras_model(args.input_keras_model, control_flow=args.control_flow, input_signature=signature)
     if args.input_saved_model_dir and not args.output_node_names:
         return freeze.freeze_saved_model(
             args.input_saved_model_dir, signature_name=args.signature_name,

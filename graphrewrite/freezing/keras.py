@@ -76,16 +76,56 @@ def _input_specs(model: Any, input_signature: Any) -> tuple[Any, list[Any]]:
     try:
         structure = model.input
     except (AttributeError, ValueError) as exc:
-        raise UsageError(
-            f"Keras model '{getattr(model, 'name', model)}' has no defined inputs ({first_line(exc)}); "
-            "build it on keras.Input or pass input_signature=[tf.TensorSpec(...)]"
-        ) from None
+        # A Sequential built with input_shape= (the freezing tutorial's model) was never called
+        # on a symbolic input, but its build config records the shape it was built for.
+        built = _built_specs(model)
+        if built is None:
+            raise UsageError(
+                f"Keras model '{getattr(model, 'name', model)}' has no defined inputs ({first_line(exc)}); "
+                "build it on keras.Input or give --input_shape / input_signature=[tf.TensorSpec(...)]"
+            ) from None
+        return (built[0] if len(built) == 1 else built), built
     flat = tf.nest.flatten(structure)
     specs = [
         tf.TensorSpec(tuple(t.shape), tf.as_dtype(t.dtype), name=_spec_name(getattr(t, "name", ""), i))
         for i, t in enumerate(flat)
     ]
     return structure, specs
+
+
+def _built_specs(model: Any) -> list[Any] | None:
+    """TensorSpecs from the shape(s) a built model records in its build config, or None."""
+    tf = _tf.tf()
+    try:
+        shape = (model.get_build_config() or {}).get("input_shape")
+    except (AttributeError, NotImplementedError, TypeError, ValueError):
+        return None
+    if not shape:
+        return None
+    shapes = shape if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)) else [shape]
+    dtype = tf.as_dtype(getattr(model, "input_dtype", None) or "float32")
+    names = ["input"] if len(shapes) == 1 else [f"input_{i}" for i in range(len(shapes))]
+    return [tf.TensorSpec(tuple(s), dtype, name=n) for s, n in zip(shapes, names, strict=True)]
+
+
+def signature_from_shapes(text: str, dtype: str = "float32") -> list[Any]:
+    """``"1,224,224,3"`` (``?`` or ``-1`` for an unknown dim; ``;`` between several inputs) as
+    TensorSpecs: the input signature of a model that was never built on symbolic inputs."""
+    from graphrewrite.rules.params import CONVERTERS, Kind
+
+    tf = _tf.tf()
+    parts = [p for p in text.split(";") if p.strip()]
+    if not parts:
+        raise UsageError("--input_shape is empty; give one shape like 1,224,224,3 (';' between several inputs)")
+    specs = []
+    for index, part in enumerate(parts):
+        try:
+            shape = CONVERTERS[Kind.SHAPE](part)
+        except ValueError as exc:
+            raise UsageError(f"--input_shape: {exc}") from None
+        name = "input" if len(parts) == 1 else f"input_{index}"
+        specs.append(tf.TensorSpec(shape, tf.as_dtype(dtype), name=name))
+    return specs
 
 
 def _spec_name(name: str, index: int) -> str:
