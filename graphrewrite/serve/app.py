@@ -23,6 +23,7 @@ import attrs
 from graphrewrite.serve import oip_v2, rest_v1
 from graphrewrite.serve.registry import Registry
 from graphrewrite.serve.status import ServeError
+from graphrewrite.serve.v2_binary import BinaryReply
 
 _log = logging.getLogger("graphrewrite.serve")
 _JSON = "application/json"
@@ -55,7 +56,7 @@ def create_app(registry: Registry, options: ServerOptions):  # -> starlette.appl
         try:
             body = await read_body(request, options.max_body_bytes)
             status, text = await asyncio.wait_for(
-                _route(method, path, body, registry, run_in_threadpool), options.timeout_ms / 1000)
+                _route(method, path, body, registry, run_in_threadpool, request.headers), options.timeout_ms / 1000)
         except ServeError as exc:
             status, text = exc.http_status, _error_body(str(exc))
         except asyncio.TimeoutError:
@@ -63,18 +64,22 @@ def create_app(registry: Registry, options: ServerOptions):  # -> starlette.appl
         except Exception as exc:  # a bug must not take the worker down: answer 500 and log it
             _log.exception("internal error on %s %s", method, path)
             status, text = 500, _error_body(f"Internal error: {type(exc).__name__}: {exc}")
+        if isinstance(text, BinaryReply):
+            return Response(text.body, status_code=status, media_type="application/octet-stream",
+                            headers={"Inference-Header-Content-Length": str(text.header_length)})
         return Response(text, status_code=status, media_type=_JSON)
 
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
     return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)])
 
 
-async def _route(method: str, path: str, body: bytes, registry: Registry, run_sync) -> tuple[int, str]:
+async def _route(method: str, path: str, body: bytes, registry: Registry, run_sync, headers) -> tuple[int, str | BinaryReply]:
     lowered = path.lower()
     if lowered.startswith("/v1/"):
         return await rest_v1.handle(method, path, body, registry, run_sync)
     if lowered == "/v2" or lowered.startswith("/v2/"):
-        return await oip_v2.handle(method, path, body, registry, run_sync)
+        return await oip_v2.handle(method, path, body, registry, run_sync,
+                                   header_length=headers.get("inference-header-content-length"))
     if method == "GET" and path == "/page/models":
         import json
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from graphrewrite import _tf
 from graphrewrite.freezing.frozen import first_line
-from graphrewrite.runner import session_config, tensor_name
+from graphrewrite.runner import initialize_tables, session_config, tensor_name
 from graphrewrite.serve.models import FrozenModel
 from graphrewrite.serve.signature import DTYPES, Signature, TensorSpec
 from graphrewrite.serve.status import ModelLoadError, ServeError, invalid
@@ -40,6 +40,7 @@ class ModelSession:
         config.intra_op_parallelism_threads = 0
         config.inter_op_parallelism_threads = 0
         self._session = tf.compat.v1.Session(graph=self._graph, config=config)
+        initialize_tables(self._session)
         self._input_keys = list(self.signature.inputs)
         self._output_keys = list(self.signature.outputs)
         self._callable = self._session.make_callable(

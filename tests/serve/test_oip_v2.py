@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import struct
+
+import numpy as np
 import pytest
 
 
@@ -60,3 +64,56 @@ def test_infer_multi_with_output_selection_and_nested_data(http, server):
 def test_infer_errors(http, server, path, body, status, message):
     response = http.post(server.url + path, json=body)
     assert (response.status_code, response.json()) == (status, {"error": message})
+
+
+def _binary_request(doc: dict, blobs: list[bytes]) -> tuple[bytes, dict]:
+    header = json.dumps(doc).encode()
+    return header + b"".join(blobs), {"Inference-Header-Content-Length": str(len(header))}
+
+
+def test_binary_tensor_extension_in_and_out(http, server):
+    a = np.array([[1, 2], [3, 4]], np.float32)
+    b = np.array([2, 3], np.int32)
+    doc = {
+        "inputs": [
+            {"name": "a", "shape": [2, 2], "datatype": "FP32", "parameters": {"binary_data_size": a.nbytes}},
+            {"name": "b", "shape": [2], "datatype": "INT32", "data": [2, 3]},
+        ],
+        "outputs": [{"name": "scaled", "parameters": {"binary_data": True}}, {"name": "b_plus"}],
+    }
+    body, headers = _binary_request(doc, [a.tobytes()])
+    response = http.post(server.url + "/v2/models/multi/infer", data=body, headers=headers)
+    assert response.status_code == 200, response.text
+    size = int(response.headers["Inference-Header-Content-Length"])
+    head = json.loads(response.content[:size])
+    assert head["outputs"] == [
+        {"name": "scaled", "datatype": "FP32", "shape": [2, 2], "parameters": {"binary_data_size": 16}},
+        {"name": "b_plus", "datatype": "INT32", "shape": [2], "data": [3, 4]},
+    ]
+    scaled = np.frombuffer(response.content[size:], dtype="<f4").reshape(2, 2)
+    assert np.array_equal(scaled, a * b[:, None])
+
+
+def test_binary_bytes_input(http, server):
+    values = [b"\x00\x01", b"hello"]
+    blob = b"".join(struct.pack("<I", len(v)) + v for v in values)
+    doc = {"inputs": [{"name": "s", "shape": [2], "datatype": "BYTES", "parameters": {"binary_data_size": len(blob)}}],
+           "outputs": [{"name": "length"}]}
+    body, headers = _binary_request(doc, [blob])
+    response = http.post(server.url + "/v2/models/strings/infer", data=body, headers=headers)
+    assert response.json()["outputs"] == [{"name": "length", "datatype": "INT32", "shape": [2], "data": [2, 5]}]
+
+
+@pytest.mark.parametrize(("blob", "declared", "header_shift", "message"), [
+    (b"\x00" * 4, 4, 0, "input 'x': 4 binary bytes do not fill shape [2] of FP32"),
+    (b"\x00" * 4, 8, 0, "input 'x': binary_data_size 8 runs past the 4 binary bytes"),
+    (b"\x00" * 12, 8, 0, "4 binary bytes are not claimed by any input's binary_data_size"),
+    (b"\x00" * 8, 8, 10**6, "does not fit a body of"),
+])
+def test_binary_errors(http, server, blob, declared, header_shift, message):
+    doc = {"inputs": [{"name": "x", "shape": [2], "datatype": "FP32", "parameters": {"binary_data_size": declared}}]}
+    body, headers = _binary_request(doc, [blob])
+    headers["Inference-Header-Content-Length"] = str(int(headers["Inference-Header-Content-Length"]) + header_shift)
+    response = http.post(server.url + "/v2/models/half/versions/1/infer", data=body, headers=headers)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
