@@ -95,7 +95,7 @@ def _check_overrides(overrides: Mapping[str, str], names: Sequence[str]) -> None
 
 def _build(graph_def: Any, inputs: list[str], outputs: list[str], overrides: Mapping[str, str], where: Path,
            tags: Sequence[str]) -> None:  # fmt: skip
-    from graphrewrite.runner import session_config, tensor_name
+    from graphrewrite.runner import INIT_ALL_TABLES, session_config, tensor_name
 
     tf = _tf.tf()
     v1 = tf.compat.v1
@@ -109,8 +109,13 @@ def _build(graph_def: Any, inputs: list[str], outputs: list[str], overrides: Map
         fetches = {k: graph.get_tensor_by_name(tensor_name(n)) for k, n in zip(make_keys(outputs, overrides), outputs, strict=True)}
         signature = v1.saved_model.signature_def_utils.predict_signature_def(feeds, fetches)
         builder = v1.saved_model.Builder(str(where))
+        # A graph with frozen lookup tables initialises them when the SavedModel is loaded.
+        names = {op.name for op in graph.get_operations()}
+        init = graph.get_operation_by_name(INIT_ALL_TABLES) if INIT_ALL_TABLES in names else None
         with v1.Session(graph=graph, config=session_config()) as session:
-            builder.add_meta_graph_and_variables(session, list(tags), signature_def_map={SERVING: signature})
+            builder.add_meta_graph_and_variables(
+                session, list(tags), signature_def_map={SERVING: signature}, main_op=init
+            )
         builder.save()
 
 

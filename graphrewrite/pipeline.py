@@ -22,6 +22,7 @@ from graphrewrite.engine.errors import GraphRewriteError, NameNotFoundError, Usa
 from graphrewrite.engine.graph import Graph
 from graphrewrite.engine.report import Report
 from graphrewrite.rules.rule import RuleSet, Step, Transform
+from graphrewrite.runner import INIT_ALL_TABLES
 
 
 @attrs.frozen
@@ -90,11 +91,10 @@ def run_pipeline(
     from graphrewrite.inspect import resolve_names
 
     graph = Graph.from_graphdef(graph_def)
-    ctx = Context(
-        tuple(_resolve(resolve_names, graph, inputs, "--inputs")),
-        tuple(_resolve(resolve_names, graph, outputs, "--outputs")),
-        trace=trace,
-    )
+    wanted = list(_resolve(resolve_names, graph, outputs, "--outputs"))
+    if wanted and INIT_ALL_TABLES in graph and INIT_ALL_TABLES not in wanted:
+        wanted.append(INIT_ALL_TABLES)  # a graph's table initializer is an output of sorts: keep it
+    ctx = Context(tuple(_resolve(resolve_names, graph, inputs, "--inputs")), tuple(wanted), trace=trace)
     result, report = run_steps(graph, steps, ctx, after_step=after_step)
     return Result(result.to_graphdef(), report)
 

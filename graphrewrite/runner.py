@@ -35,6 +35,22 @@ def tensor_name(name: str) -> str:
     return name if sep and port.isdigit() else f"{name}:0"
 
 
+INIT_ALL_TABLES = "init_all_tables"  # TF1's tables_initializer(); freezing/tables.py writes it
+
+
+def initialize_tables(session: Any) -> None:
+    """Run the graph's table initializer, when it has one, before anything is fetched."""
+    tf = _tf.tf()
+    try:
+        init = session.graph.get_operation_by_name(INIT_ALL_TABLES)
+    except KeyError:
+        return
+    try:
+        session.run(init)
+    except tf.errors.OpError as exc:
+        raise GraphError(f"initialising the graph's lookup tables failed: {_first_line(exc)}") from None
+
+
 class GraphRunner:
     """A graph imported once into a session, run many times (``run --benchmark``)."""
 
@@ -47,6 +63,7 @@ class GraphRunner:
             except (ValueError, tf.errors.OpError) as exc:
                 raise GraphError(f"TensorFlow cannot import the graph: {_first_line(exc)}") from None
         self._session = tf.compat.v1.Session(graph=self._graph, config=session_config())
+        initialize_tables(self._session)
 
     def placeholder_spec(self, name: str) -> tuple[Any, tuple[int | None, ...] | None]:
         tensor = self._graph.get_tensor_by_name(tensor_name(name))

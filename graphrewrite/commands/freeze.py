@@ -19,7 +19,7 @@ from typing import Any
 from graphrewrite.engine.errors import UsageError
 
 # Flags of TF's freeze_graph that only steered its Session-based restore: accepted, unused.
-IGNORED = ("input_saver", "restore_op_name", "filename_tensor_name", "checkpoint_version", "initializer_nodes")
+IGNORED = ("input_saver", "restore_op_name", "filename_tensor_name", "checkpoint_version")
 
 
 def parse_bool(text: str) -> bool:
@@ -57,6 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(';' between several inputs)",
     )  # fmt: skip
     parser.add_argument("--input_dtype", default="float32", help="dtype of --input_shape's inputs")
+    parser.add_argument(
+        "--initializer_nodes", default="", help="TF1: extra initializer nodes to keep, grouped under init_all_tables "
+        "(table initializers of the tables the outputs use are kept anyway)",
+    )  # fmt: skip
     for name in IGNORED:
         parser.add_argument(f"--{name}", default=None, help=argparse.SUPPRESS)
 
@@ -109,7 +113,9 @@ def freeze_from_args(args: argparse.Namespace) -> Any:
         if not args.input_checkpoint:
             raise UsageError("freeze: --input_checkpoint is required with --input_graph or --input_meta_graph")
         graph, checkpoint = args.input_graph or args.input_meta_graph, args.input_checkpoint
-    return freeze.freeze_checkpoint(graph, checkpoint, args.output_node_names, **lists)
+    return freeze.freeze_checkpoint(
+        graph, checkpoint, args.output_node_names, initializer_nodes=args.initializer_nodes, **lists
+    )
 
 
 def clear_devices(graph_def: Any) -> Any:

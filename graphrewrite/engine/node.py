@@ -135,6 +135,7 @@ class Node:
         )
 
     def with_inputs(self, inputs: Iterable[TensorRef]) -> Node:
+        inputs = tuple(inputs)  # read twice below: a generator would be spent by the first read
         data = [i for i in inputs if i.port != CONTROL]
         control = [i for i in inputs if i.port == CONTROL]
         return Node(self.name, self.op, tuple(data + control), self.device, self.attr)

@@ -19,6 +19,7 @@ from graphrewrite.engine.errors import GraphFileError, NameNotFoundError, UsageE
 from graphrewrite.engine.graph import Graph, TensorRef
 from graphrewrite.freezing import cleanup
 from graphrewrite.freezing.frozen import FreezeError, FrozenGraph, TensorInfo, first_line, quiet_tensorflow
+from graphrewrite.freezing.tables import captured_handles, freeze_tables
 
 CONTROL_FLOW = ("keep", "lower")
 
@@ -106,6 +107,8 @@ def freeze_concrete_function(
     outputs = [_info(t) for t in converted.outputs]
     graph = Graph.from_graphdef(converted.graph.as_graph_def())
     graph = cleanup.finish(graph, [TensorRef.parse(t.name).node for t in (*inputs, *outputs)])
+    graph, tables = freeze_tables(graph, captured_handles(function))
+    inputs = [t for t in inputs if TensorRef.parse(t.name).node not in tables]
     return FrozenGraph(
         graph.to_graphdef(),
         tuple(inputs),

@@ -22,6 +22,7 @@ from graphrewrite.freezing import cleanup
 from graphrewrite.freezing.checkpoint import CheckpointValues, checkpoint_prefix
 from graphrewrite.freezing.frozen import FreezeError, FrozenGraph, TensorInfo, first_line
 from graphrewrite.freezing.ops import VARIABLE_HOLDERS
+from graphrewrite.freezing.tables import INIT_ALL_TABLES, group_initializers, table_initializers
 
 REF_TWINS = {
     "RefEnter": "Enter", "RefSwitch": "Switch", "RefIdentity": "Identity", "RefMerge": "Merge",
@@ -36,8 +37,12 @@ def freeze_checkpoint(
     *,
     whitelist: str | Iterable[str] | None = None,
     blacklist: str | Iterable[str] | None = None,
+    initializer_nodes: str | Sequence[str] = (),
 ) -> FrozenGraph:
-    """Freeze a TF1 graph: *graph_def_or_meta* is a GraphDef, a MetaGraphDef or a file path."""
+    """Freeze a TF1 graph: *graph_def_or_meta* is a GraphDef, a MetaGraphDef or a file path.
+
+    Table initializers of the tables the outputs use, and *initializer_nodes*, are kept and
+    grouped under ``init_all_tables``, which every command runs before the first fetch."""
     from graphrewrite.inspect import resolve_names
     from graphrewrite.pipeline import split_names
 
@@ -48,12 +53,18 @@ def freeze_checkpoint(
         raise FreezeError("no output node names given; freezing keeps only what the outputs need")
     values = CheckpointValues(checkpoint_prefix(checkpoint), graph)
     needed = needed_by(graph, [node_name(o) for o in outputs])
+    # Lookup tables the outputs read keep their initializers, grouped as init_all_tables
+    # (freeze_graph's --initializer_nodes adds more).
+    initializers = [*table_initializers(graph, needed.names), *resolve_names(graph, split_names(initializer_nodes))]
+    if initializers:
+        needed = group_initializers(needed_by(graph, [*map(node_name, outputs), *initializers]), initializers)
     variables = _selected(needed, split_names(whitelist), split_names(blacklist))
     converted = _convert(needed.to_graphdef(), {v.name: values.value(v) for v in variables})
     frozen = dereference(drop_stale_shapes(needed, Graph.from_graphdef(converted)))
     inputs = [n.name for n in frozen if n.op == "Placeholder" and not n.name.startswith(cleanup.LOWERING_PLACEHOLDER)]
     leaves_variables = bool(whitelist or blacklist)
-    frozen = cleanup.finish(frozen, [*inputs, *map(node_name, outputs)], check=not leaves_variables)
+    roots = [*inputs, *map(node_name, outputs), *([INIT_ALL_TABLES] if initializers else [])]
+    frozen = cleanup.finish(frozen, roots, check=not leaves_variables)
     infos = tensor_infos(frozen, [*inputs, *outputs])
     return FrozenGraph(frozen.to_graphdef(), infos[: len(inputs)], infos[len(inputs) :])
 

@@ -92,3 +92,9 @@ def test_unique_name():
     assert g.unique_name("new") == "new"
     assert g.unique_name("m") == "m_1"
     assert g.unique_name("m", taken={"m_1"}) == "m_2"
+
+
+def test_with_inputs_takes_a_generator_without_losing_control_inputs():
+    node = Node.make("n", "Identity", ["x"])
+    refs = (r for r in (TensorRef("a", 0), TensorRef("c", CONTROL)))
+    assert node.with_inputs(refs).inputs == (TensorRef("a", 0), TensorRef("c", CONTROL))
