@@ -93,7 +93,7 @@ def compare(name: str, expected: Any, actual: Any, *, rtol: float, atol: float, 
         return OutputCheck(name, np.inf, np.inf, False, f"shape {list(have.shape)}, expected {list(want.shape)}")
     if want.dtype != have.dtype:
         return OutputCheck(name, np.inf, np.inf, False, f"dtype {have.dtype}, expected {want.dtype}")
-    if want.dtype.kind not in "biufc":
+    if want.dtype.kind not in "fc":  # strings, integers and booleans: equal or not (no tolerance)
         same = bool(np.array_equal(want, have))
         return OutputCheck(name, 0.0 if same else np.inf, 0.0 if same else np.inf, same)
     want64 = want.astype(np.complex128 if want.dtype.kind == "c" else np.float64)

@@ -94,6 +94,9 @@ def test_compare_ints_bools_and_strings() -> None:
     assert not compare("b", np.array([True]), np.array([False]), rtol=1e-4, atol=1e-5).ok
     assert compare("s", np.array([b"a"], object), np.array([b"a"], object), rtol=0, atol=0).ok
     assert not compare("s", np.array([b"a"], object), np.array([b"b"], object), rtol=0, atol=0).ok
+    # Integers are exact, whatever the tolerance: an id off by one is a different word.
+    assert not compare("i", np.array([1000]), np.array([1001]), rtol=1e-2, atol=1.0).ok
+    assert not compare("i", np.array([2**62], np.int64), np.array([2**62 + 1], np.int64), rtol=0, atol=0).ok
 
 
 # -- defaults --------------------------------------------------------------------------------
