@@ -65,15 +65,21 @@ def test_upload_image_shows_top_classes_and_latency(browser, server, tmp_path):
     assert browser.find_element(By.ID, "error").text == ""
 
 
-def test_paste_json_shows_outputs(browser, server):
+def _paste_and_send(browser, server, model, text):
     from selenium.webdriver.common.by import By
 
     browser.get(server.url + "/")
-    _choose(browser, "half")
+    _choose(browser, model)
     box = browser.find_element(By.ID, "json")
     box.clear()
-    box.send_keys('{"instances": [1.0, 2.0, 5.0]}')
+    box.send_keys(text)
     browser.find_element(By.ID, "send").click()
+
+
+def test_paste_json_shows_outputs(browser, server):
+    from selenium.webdriver.common.by import By
+
+    _paste_and_send(browser, server, "half", '{"instances": [1.0, 2.0, 5.0]}')
     output = _wait(browser, lambda d: d.find_element(By.ID, "output").text or None)
     assert output == '{"predictions":[3.5,4,5.5]}'  # version 2 (half_plus_three) is the latest
     assert "HTTP 200" in browser.find_element(By.ID, "latency").text
@@ -82,11 +88,6 @@ def test_paste_json_shows_outputs(browser, server):
 def test_bad_json_shows_the_servers_error(browser, server):
     from selenium.webdriver.common.by import By
 
-    browser.get(server.url + "/")
-    _choose(browser, "half")
-    box = browser.find_element(By.ID, "json")
-    box.clear()
-    box.send_keys('{"instances": ["a"]}')
-    browser.find_element(By.ID, "send").click()
+    _paste_and_send(browser, server, "half", '{"instances": ["a"]}')
     error = _wait(browser, lambda d: d.find_element(By.ID, "error").text or None)
     assert error == "Failed to process element: 0 of 'instances' list. Error: INVALID_ARGUMENT: JSON Value: \"a\" Type: String is not of expected type: float"
