@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     for name in IGNORED:
         if getattr(args, name):
             print(f"note: --{name} is not needed here and was ignored", file=sys.stderr)
+    for note in frozen.notes:
+        print(f"note: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps({"output_graph": args.output_graph, **frozen.as_json()}, indent=2))
     else:

@@ -73,6 +73,7 @@ class FrozenGraph:
     outputs: tuple[TensorInfo, ...] = ()
     signature_inputs: Mapping[str, str] = attrs.field(factory=dict)  # key -> tensor name
     signature_outputs: Mapping[str, str] = attrs.field(factory=dict)
+    notes: tuple[str, ...] = ()  # what the user should know about how it was frozen (a fallback taken)
 
     @property
     def input_names(self) -> tuple[str, ...]:

@@ -43,11 +43,17 @@ def freeze_saved_model(
     try:
         with quiet_tensorflow():
             loaded = tf.saved_model.load(str(path), tags=tag_list or None)
-    except (RuntimeError, ValueError, OSError, tf.errors.OpError) as exc:
+    except tf.errors.NotFoundError as exc:  # missing files: nothing to fall back on
         raise GraphFileError(f"cannot load SavedModel '{path}': {first_line(exc)}") from None
+    except Exception as exc:  # the object graph cannot be revived (AttributeError, ValueError, ...)
+        from graphrewrite.freezing.legacy import freeze_legacy_saved_model
+
+        return freeze_legacy_saved_model(
+            path, signature_name=signature_name, tags=",".join(tag_list or ["serve"]), reason=first_line(exc)
+        )
     signatures = dict(getattr(loaded, "signatures", {}) or {})
     if signature_name not in signatures:
-        raise _missing_signature(signature_name, signatures, path)
+        raise missing_signature(signature_name, signatures, path)
     # `loaded` must stay alive while converting: the signature only holds weak variable refs.
     frozen = freeze_concrete_function(signatures[signature_name], control_flow=control_flow)
     del loaded
@@ -75,7 +81,7 @@ def saved_model_graph(saved_model_dir: str | os.PathLike[str], *, tags: Sequence
     raise NameNotFoundError(f"SavedModel '{path}' has no MetaGraph tagged '{','.join(sorted(wanted))}' (it has: {have})")
 
 
-def _missing_signature(name: str, signatures: dict[str, Any], path: Path) -> NameNotFoundError:
+def missing_signature(name: str, signatures: dict[str, Any], path: Path) -> NameNotFoundError:
     if not signatures:
         return NameNotFoundError(f"SavedModel '{path}' has no signatures; save it with a serving signature")
     hint = suggest(name, signatures)

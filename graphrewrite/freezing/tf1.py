@@ -38,11 +38,13 @@ def freeze_checkpoint(
     whitelist: str | Iterable[str] | None = None,
     blacklist: str | Iterable[str] | None = None,
     initializer_nodes: str | Sequence[str] = (),
+    reader: Any = None,
 ) -> FrozenGraph:
     """Freeze a TF1 graph: *graph_def_or_meta* is a GraphDef, a MetaGraphDef or a file path.
 
     Table initializers of the tables the outputs use, and *initializer_nodes*, are kept and
-    grouped under ``init_all_tables``, which every command runs before the first fetch."""
+    grouped under ``init_all_tables``, which every command runs before the first fetch.
+    *reader* (anything with ``value(node)``) replaces reading the checkpoint (a loader's session)."""
     from graphrewrite.inspect import resolve_names
     from graphrewrite.pipeline import split_names
 
@@ -51,7 +53,7 @@ def freeze_checkpoint(
     outputs = resolve_names(graph, split_names(output_node_names))
     if not outputs:
         raise FreezeError("no output node names given; freezing keeps only what the outputs need")
-    values = CheckpointValues(checkpoint_prefix(checkpoint), graph)
+    reader = reader if reader is not None else CheckpointValues(checkpoint_prefix(checkpoint), graph)
     needed = needed_by(graph, [node_name(o) for o in outputs])
     # Lookup tables the outputs read keep their initializers, grouped as init_all_tables
     # (freeze_graph's --initializer_nodes adds more).
@@ -59,7 +61,7 @@ def freeze_checkpoint(
     if initializers:
         needed = group_initializers(needed_by(graph, [*map(node_name, outputs), *initializers]), initializers)
     variables = _selected(needed, split_names(whitelist), split_names(blacklist))
-    converted = _convert(needed.to_graphdef(), {v.name: values.value(v) for v in variables})
+    converted = _convert(needed.to_graphdef(), {v.name: reader.value(v) for v in variables})
     frozen = dereference(drop_stale_shapes(needed, Graph.from_graphdef(converted)))
     inputs = [n.name for n in frozen if n.op == "Placeholder" and not n.name.startswith(cleanup.LOWERING_PLACEHOLDER)]
     leaves_variables = bool(whitelist or blacklist)
