@@ -119,3 +119,17 @@ def test_keras_file_frozen_on_load(tmp_path):
         assert np.allclose(np.array(response.json()["predictions"]), expected, atol=1e-5)
     finally:
         assert running.stop()[0] == 0
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('model_config_list { config { name: "m" base_path: "m" colour: "red" } }', "unknown field 'colour'"),
+    ('model_config_list { config { name: "m" }', "missing '}'"),
+    ("model_config_list { }", "lists no model"),
+])
+def test_bad_model_config_file_is_one_line(tmp_path, text, message):
+    config = tmp_path / "models.config"
+    config.write_text(text)
+    done = _cli(f"--model_config_file={config}")
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and str(config) in lines[0]
