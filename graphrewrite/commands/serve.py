@@ -26,11 +26,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inputs", default="", help="inputs of a bare GraphDef (default: its Placeholders)")
     parser.add_argument("--outputs", default="", help="outputs of a bare GraphDef (default: the likely outputs)")
     parser.add_argument("--transforms", default="", help="a transform script applied to each model after loading")
-    parser.add_argument("--enable_batching", action="store_true", help="batch concurrent requests server-side")
+    parser.add_argument("--enable_batching", nargs="?", const=True, default=False, type=_boolean, metavar="BOOL",
+                        help="batch concurrent requests server-side (also --enable_batching=true, as TF Serving spells it)")
     parser.add_argument("--max_batch_size", type=int, default=32, help="rows per batch at most (default 32)")
     parser.add_argument("--batch_timeout_micros", type=int, default=1000, help="longest wait for a batch to fill (default 1000)")
     parser.add_argument("--rest_api_timeout_in_ms", type=int, default=30000, help="per-request deadline (default 30000)")
     parser.add_argument("--max_body_bytes", type=int, default=64 << 20, help="largest request body accepted (default 64 MiB)")
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(
+        f"expected true or false, got {text!r} (write --enable_batching=true, or put MODEL first)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -73,7 +73,7 @@ def test_transforms_and_explicit_names(model_config):
 
 
 def test_request_timeout_is_504(model_config):
-    running = Server(f"--model_base_path={model_config.parent / 'half'}", "--enable_batching",
+    running = Server(f"--model_base_path={model_config.parent / 'half'}", "--enable_batching=true",
                      "--batch_timeout_micros=400000", "--max_batch_size=64", "--rest_api_timeout_in_ms=50")
     try:
         response = requests.post(running.url + "/v1/models/default:predict", json={"instances": [1.0]})
