@@ -1,7 +1,11 @@
-"""Lazy access to TensorFlow and its protobuf classes.
+"""Lazy access to TensorFlow, its protobuf classes, and the few private TensorFlow APIs we use.
 
 Parsing scripts, listing rules and ``--help`` must not pay TensorFlow's import time, so every
-module reaches TensorFlow through these functions, never through a top-level import.
+module reaches TensorFlow through these functions, never through a top-level import. The first
+call checks that a TensorFlow of the supported range is installed (any distribution:
+``tensorflow``, ``tensorflow-cpu``, ``tensorflow[and-cuda]``, ``tensorflow-macos``) and says
+what to install when it is not. Every private TensorFlow module graphrewrite touches is reached
+through :func:`private` below, so a release that moves one fails with a message naming it.
 """
 
 from __future__ import annotations
@@ -38,14 +42,92 @@ def _silenced_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+OLDEST = (2, 16)  # the oldest TensorFlow the test suite runs against (.ci/run, both ends)
+NEWEST_TESTED = (2, 21)
+INSTALL = "pip install 'graphrewrite[tensorflow]' (or 'graphrewrite[tensorflow-cpu]', or any TensorFlow distribution)"
+
+
 @functools.cache
 def tf() -> ModuleType:
-    """The ``tensorflow`` module, imported on first use."""
+    """The ``tensorflow`` module, imported on first use; DependencyError when it is missing or
+    older than :data:`OLDEST`."""
+    from graphrewrite.engine.errors import DependencyError
+
     _quiet()
     with _silenced_stderr():
-        import tensorflow
-        from tensorflow.core.framework import graph_pb2  # noqa: F401  (loads the runtime)
+        try:
+            import tensorflow
+            from tensorflow.core.framework import graph_pb2  # noqa: F401  (loads the runtime)
+        except ImportError as exc:
+            raise DependencyError(f"TensorFlow is not installed ({exc}); {INSTALL}") from None
+    found = version_tuple(tensorflow.__version__)
+    if found < OLDEST:
+        raise DependencyError(
+            f"TensorFlow {tensorflow.__version__} is too old: graphrewrite needs {OLDEST[0]}.{OLDEST[1]} or newer; "
+            f"{INSTALL}"
+        )
     return tensorflow
+
+
+def version_tuple(text: str) -> tuple[int, int]:
+    """``"2.16.2"`` -> ``(2, 16)``; ``"2.21.0rc1"`` -> ``(2, 21)``."""
+    parts = [int("".join(c for c in part if c.isdigit()) or 0) for part in text.split(".")[:2]]
+    major, minor = [*parts, 0, 0][:2]
+    return major, minor
+
+
+# Every private TensorFlow API graphrewrite uses, and what for (checked in the tests at both
+# ends of the supported range).
+PRIVATE = {
+    "op_def": ("tensorflow.python.framework.op_def_registry", "get", "reading op definitions"),
+    "kernels_for_op": ("tensorflow.python.framework.kernels", "get_registered_kernels_for_op", "finding CPU kernels"),
+    "parse_saved_model": ("tensorflow.python.saved_model.loader_impl", "parse_saved_model", "reading SavedModels"),
+    "convert_variables_to_constants_v2": (
+        "tensorflow.python.framework.convert_to_constants", "convert_variables_to_constants_v2", "freezing functions",
+    ),
+    "ConverterData": ("tensorflow.python.framework.convert_to_constants", "_ConverterData", "freezing TF1 checkpoints"),
+    "TensorData": ("tensorflow.python.framework.convert_to_constants", "_TensorData", "freezing TF1 checkpoints"),
+    "replace_variables_by_constants": (
+        "tensorflow.python.framework.convert_to_constants", "_replace_variables_by_constants", "freezing TF1 checkpoints",
+    ),
+}  # fmt: skip
+
+
+@functools.cache
+def private(key: str) -> Any:
+    """The private TensorFlow API *key* of :data:`PRIVATE`; DependencyError naming it when a
+    release moved it."""
+    module, name, purpose = PRIVATE[key]
+    return _private(module, name, purpose=purpose)
+
+
+def _private(module: str, name: str, *, purpose: str) -> Any:
+    import importlib
+
+    from graphrewrite.engine.errors import DependencyError
+
+    tf()
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise DependencyError(
+            f"TensorFlow {tf().__version__} no longer has {module}.{name}, which graphrewrite uses for {purpose}; "
+            f"graphrewrite is tested with TensorFlow {OLDEST[0]}.{OLDEST[1]} to {NEWEST_TESTED[0]}.{NEWEST_TESTED[1]}"
+        ) from None
+
+
+def keras() -> ModuleType:
+    """The ``keras`` module (Keras 3); DependencyError when missing or Keras 2."""
+    from graphrewrite.engine.errors import DependencyError
+
+    tf()
+    try:
+        import keras as module
+    except ImportError as exc:
+        raise DependencyError(f"Keras is not installed ({exc}); pip install 'keras>=3'") from None
+    if version_tuple(module.__version__) < (3, 0):
+        raise DependencyError(f"Keras {module.__version__} is Keras 2; freezing Keras files needs Keras 3: pip install 'keras>=3'")
+    return module
 
 
 @functools.cache
@@ -81,10 +163,7 @@ def pb() -> Any:
 @functools.cache
 def op_def(op: str) -> Any | None:
     """TensorFlow's OpDef for *op*, or None when the op is not registered."""
-    tf()
-    from tensorflow.python.framework import op_def_registry
-
-    return op_def_registry.get(op)
+    return private("op_def")(op)
 
 
 @functools.cache

@@ -25,6 +25,11 @@ class UsageError(GraphRewriteError):
     exit_code = 2
 
 
+class DependencyError(GraphRewriteError):
+    """A package graphrewrite needs is missing or too old (TensorFlow, Keras, numpy, an extra);
+    the message names what to install."""
+
+
 class GraphFileError(GraphRewriteError):
     """A graph or model file could not be read or written (missing, corrupt, wrong format)."""
 

@@ -85,11 +85,9 @@ def output_types(node: Node) -> tuple[int, ...] | None:
 @functools.cache
 def _cpu_kernels(op: str) -> tuple[tuple[str, ...], tuple[dict[str, frozenset[int]], ...]]:
     """The attrs CPU kernels of *op* constrain, and each kernel's allowed types for them."""
-    _tf.tf()
-    from tensorflow.python.framework import kernels
-
+    registered = _tf.private("kernels_for_op")
     found = []
-    for k in kernels.get_registered_kernels_for_op(op).kernel:
+    for k in registered(op).kernel:
         if k.device_type == "CPU" and not k.label:
             found.append({c.name: frozenset(c.allowed_values.list.type) for c in k.constraint})
     names = tuple(sorted({name for constraints in found for name in constraints}))

@@ -68,7 +68,7 @@ def _no_int_traps(a: np.ndarray, b: np.ndarray) -> None:
 def _truncate_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     _no_int_traps(a, b)
     if a.dtype in FLOATS:
-        return np.trunc(a / b)
+        return np.trunc(_quotient(a, b))
     q = a // b
     inexact = (a - q * b != 0) & ((a < 0) != (b < 0))
     return q + inexact.astype(q.dtype)
@@ -77,7 +77,15 @@ def _truncate_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _floor_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     _no_int_traps(a, b)
     # TensorFlow's float FloorDiv is floor(x / y), not numpy's fmod-based floor_divide.
-    return np.floor(a / b) if a.dtype in FLOATS else a // b
+    return np.floor(_quotient(a, b)) if a.dtype in FLOATS else a // b
+
+
+def _quotient(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a / b`` for the rounding divisions, deferring when it is subnormal: TensorFlow's CPU
+    kernels flush it to a signed zero first (floor(-1e-310) is -1 in numpy, -0.0 in TF)."""
+    quotient = a / b
+    no_subnormals(quotient)
+    return quotient
 
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:

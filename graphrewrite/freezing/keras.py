@@ -29,9 +29,7 @@ def load_keras_model(path: str | os.PathLike[str]) -> Any:
         raise GraphFileError(f"Keras model file '{path}' does not exist")
     if path.suffix.lower() not in KERAS_SUFFIXES:
         raise GraphFileError(f"'{path}' is not a Keras model file (expected {', '.join(KERAS_SUFFIXES)})")
-    _tf.tf()
-    import keras
-
+    keras = _tf.keras()
     try:
         return keras.models.load_model(str(path), compile=False)
     except Exception as exc:  # Keras raises ValueError, OSError, TypeError, zipfile errors...

@@ -65,12 +65,10 @@ def saved_model_graph(saved_model_dir: str | os.PathLike[str], *, tags: Sequence
 
     This is how TF1's ``freeze_graph --input_saved_model_dir --output_node_names`` froze one.
     """
-    _tf.tf()
-    from tensorflow.python.saved_model import loader_impl
-
+    parse = _tf.private("parse_saved_model")
     path = Path(saved_model_dir).expanduser()
     try:
-        saved = loader_impl.parse_saved_model(str(path))
+        saved = parse(str(path))
     except OSError as exc:
         raise GraphFileError(f"'{path}' is not a SavedModel: {first_line(exc)}") from None
     wanted = set(tags.split(",") if isinstance(tags, str) else tags) - {""}
@@ -101,8 +99,7 @@ def freeze_concrete_function(
 ) -> FrozenGraph:
     """Freeze a ``tf.function`` ConcreteFunction (a signature, or a traced Keras call)."""
     check_control_flow(control_flow)
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
+    convert_variables_to_constants_v2 = _tf.private("convert_variables_to_constants_v2")
     tf = _tf.tf()
     try:
         with quiet_tensorflow():

@@ -136,19 +136,18 @@ def _selected(graph: Graph, whitelist: Sequence[str], blacklist: Sequence[str]) 
 
 def _convert(graph_def: Any, values: dict[str, Any]) -> Any:
     """TensorFlow's converter, fed with checkpoint values instead of a Session's."""
-    from tensorflow.python.framework import convert_to_constants as c2c
+    converter_data, tensor_data = _tf.private("ConverterData"), _tf.private("TensorData")
+    replace = _tf.private("replace_variables_by_constants")
 
-    class CheckpointData(c2c._ConverterData):  # the Session-free twin of _SessionConverterData
+    class CheckpointData(converter_data):  # type: ignore[misc,valid-type]  (the Session-free twin of _SessionConverterData)
         def __init__(self) -> None:
             super().__init__(graph_def)
             for node in self.graph_def.node:
                 if node.name in values:
-                    self._tensor_data[node.name] = c2c._TensorData(
-                        numpy=values[node.name], dtype=node.attr["dtype"].type, index=None
-                    )
+                    self._tensor_data[node.name] = tensor_data(numpy=values[node.name], dtype=node.attr["dtype"].type, index=None)
 
     try:
-        converted, _ = c2c._replace_variables_by_constants(CheckpointData())
+        converted, _ = replace(CheckpointData())
     except (ValueError, KeyError, TypeError) as exc:
         raise FreezeError(f"TensorFlow could not replace the variables: {first_line(exc)}") from None
     return converted

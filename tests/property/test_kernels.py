@@ -366,3 +366,13 @@ def test_layout_kernels_compute_plain_cases():
         assert compare(op, inputs, kwargs, attrs) == "same", op
     y = np.ones((1, 3, 1), np.float32)
     assert compare("Squeeze", [y], {"input": y, "axis": []}) == "same"
+
+
+@pytest.mark.parametrize("op", ["FloorDiv", "TruncateDiv"])
+def test_a_subnormal_quotient_is_left_to_tensorflow(op):
+    """TensorFlow flushes the subnormal quotient to -0.0 before rounding; numpy floors it to -1."""
+    from graphrewrite.engine.kernels import KERNELS, Defer, Value
+
+    args = [Value.of_array(np.array(v), 2) for v in (-1.0, 4.49423284e307)]
+    with pytest.raises(Defer):
+        KERNELS[op](None, args, 1 << 20)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graphrewrite import export
+from graphrewrite import _tf, export
 from graphrewrite.engine.errors import GraphFileError, NameNotFoundError, UsageError
 from graphrewrite.runner import run_graph
 
@@ -26,6 +26,12 @@ def frozen_graph_def():
 FEEDS = {"x": np.array([[1.0, 5.0, 3.0], [-1.0, 0.0, 2.0]], np.float32), "model/scale": np.array(2.0, np.float32)}
 
 
+def call(signature, **arrays):
+    """Call an exported signature with tensors (TensorFlow 2.16's signatures refuse numpy arrays)."""
+    tf = _tf.tf()
+    return signature(**{k: tf.constant(v) for k, v in arrays.items()})
+
+
 def load_signature(folder):
     import tensorflow as tf
 
@@ -40,7 +46,7 @@ def test_exported_signature_returns_the_graphs_outputs(tmp_path):
     assert [p.name for p in (tmp_path / "m").iterdir()] == ["1"]  # no staging folder left
     signature = load_signature(target)
     assert set(signature.structured_input_signature[1]) == {"x", "model_scale"}
-    got = signature(x=FEEDS["x"], model_scale=FEEDS["model/scale"])
+    got = call(signature, x=FEEDS["x"], model_scale=FEEDS["model/scale"])
     expected = run_graph(graph_def, FEEDS, ["best", "top:1"])
     np.testing.assert_array_equal(got["best"].numpy(), expected[0])
     np.testing.assert_array_equal(got["top_1"].numpy(), expected[1])
@@ -51,7 +57,7 @@ def test_keys_can_be_chosen_and_versions_are_kept_apart(tmp_path):
     keys = {"x:0": "images", "best": "scores", "model/scale": "scale"}
     export.export_saved_model(graph_def, ["x", "model/scale"], ["best"], tmp_path, version=7, signature_keys=keys)
     signature = load_signature(tmp_path / "7")
-    got = signature(images=FEEDS["x"], scale=FEEDS["model/scale"])
+    got = call(signature, images=FEEDS["x"], scale=FEEDS["model/scale"])
     assert list(got) == ["scores"]
 
 
