@@ -170,3 +170,16 @@ def op_def(op: str) -> Any | None:
 def registered_ops() -> tuple[str, ...]:
     """Every op name TensorFlow registers, sorted (for did-you-mean hints)."""
     return tuple(sorted(n for n in dir(tf().raw_ops) if not n.startswith("_")))
+
+
+def session_config() -> Any:
+    """A session config with the meta-optimizer (all of grappler) disabled: graphs run as written."""
+    v1 = tf().compat.v1
+    config = v1.ConfigProto()
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    config.graph_options.optimizer_options.opt_level = v1.OptimizerOptions.L0
+    config.graph_options.optimizer_options.do_constant_folding = False
+    config.graph_options.optimizer_options.do_function_inlining = False
+    config.intra_op_parallelism_threads = 1
+    config.inter_op_parallelism_threads = 1
+    return config

@@ -66,7 +66,7 @@ def build_model(seed: int = 0) -> Any:
 
 def run_demo(out_dir: Path, *, seed: int = 0) -> DemoResult:
     """Freeze the model, transform it with the standard script, verify, write both graphs."""
-    from graphrewrite import io, pipeline, verify
+    from graphrewrite import io, pipeline, verification
     from graphrewrite.freeze import freeze_keras_model
 
     frozen = freeze_keras_model(build_model(seed))
@@ -74,7 +74,7 @@ def run_demo(out_dir: Path, *, seed: int = 0) -> DemoResult:
     outputs = tuple(t.name for t in frozen.outputs)
     steps = pipeline.compile_pipeline(STANDARD_SCRIPT)
     result = pipeline.run_pipeline(frozen.graph_def, steps, inputs=inputs, outputs=outputs)
-    report = verify.verify(frozen.graph_def, result.graph_def, inputs, outputs)
+    report = verification.verify(frozen.graph_def, result.graph_def, inputs, outputs)
     out_dir.mkdir(parents=True, exist_ok=True)
     frozen_path, optimized_path = out_dir / "frozen.pb", out_dir / "optimized.pb"
     io.save_graph(frozen.graph_def, frozen_path)

@@ -23,7 +23,7 @@ from graphrewrite.engine.errors import NameNotFoundError, suggest
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.freezing.cleanup import LOWERING_PLACEHOLDER
 from graphrewrite.freezing.frozen import TensorInfo, show_shape, tensor_lines
-from graphrewrite.freezing.ops import NOT_OUTPUTS, VARIABLE_HOLDERS, is_training_op, saver_scopes
+from graphrewrite.stdlib_rules.op_kinds import NOT_OUTPUTS, VARIABLE_HOLDERS, is_training_op, saver_scopes
 
 
 @attrs.frozen

@@ -13,20 +13,8 @@ from typing import Any
 import numpy as np
 
 from graphrewrite import _tf
+from graphrewrite._tf import session_config  # re-exported: graphs run as written
 from graphrewrite.engine.errors import GraphError
-
-
-def session_config() -> Any:
-    """A session config with the meta-optimizer (all of grappler) disabled."""
-    tf = _tf.tf()
-    config = tf.compat.v1.ConfigProto()
-    config.graph_options.rewrite_options.disable_meta_optimizer = True
-    config.graph_options.optimizer_options.opt_level = tf.compat.v1.OptimizerOptions.L0
-    config.graph_options.optimizer_options.do_constant_folding = False
-    config.graph_options.optimizer_options.do_function_inlining = False
-    config.intra_op_parallelism_threads = 1
-    config.inter_op_parallelism_threads = 1
-    return config
 
 
 def tensor_name(name: str) -> str:

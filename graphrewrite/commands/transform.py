@@ -104,7 +104,7 @@ def _run(args: argparse.Namespace, graph_def: Any, steps: Any, checker: Any) -> 
 
 
 def _checker(args: argparse.Namespace, graph_def: Any, steps: Any) -> Any:
-    from graphrewrite import verify  # the callable module
+    from graphrewrite import verification
     from graphrewrite.stdlib_rules.tolerances import is_lossy, tolerance_for
 
     rtol, atol, scale = args.rtol, args.atol, None
@@ -116,7 +116,7 @@ def _checker(args: argparse.Namespace, graph_def: Any, steps: Any) -> Any:
         rtol = auto_rtol if rtol is None else rtol
         atol = auto_atol if atol is None else atol
         scale = "output"
-    return verify.make_checker(
+    return verification.make_checker(
         graph_def, args.inputs or None, args.outputs or None,
         rtol=rtol, atol=atol, input_shapes=args.input_shapes or None, scale=scale,
     )  # fmt: skip

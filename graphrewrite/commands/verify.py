@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from graphrewrite import io
-    from graphrewrite.verify import verify
+    from graphrewrite.verification import verify
 
     for name in ("rtol", "atol"):
         value = getattr(args, name)

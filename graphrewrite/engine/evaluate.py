@@ -35,7 +35,8 @@ from graphrewrite.engine.foldable import (
     static_shape,
 )
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
-from graphrewrite.engine.kernels import KERNELS, Defer, OverBudget, Value, numpy_dtype
+from graphrewrite.engine.kernel_library import KERNELS
+from graphrewrite.engine.kernels import Defer, OverBudget, Value, numpy_dtype
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024  # TF's ConstantFoldingOptions default
 

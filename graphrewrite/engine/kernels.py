@@ -198,4 +198,3 @@ def index_scalar(value: Value) -> int:
 
 
 # Registers every kernel (the modules import the names above, so this comes last).
-from graphrewrite.engine import array_kernels, math_kernels  # noqa: E402, F401

@@ -112,10 +112,9 @@ class Batch:
         """Every tensor in *fetches*, from one ``session.run``."""
         if not fetches:
             return {}
-        from graphrewrite.runner import session_config
 
         tf = _tf.tf()
-        config = session_config()  # grappler and the classic optimizer off
+        config = _tf.session_config()  # grappler and the classic optimizer off
         names = [f"{r.node}:{r.port}" for r in fetches]
         try:
             with tf.compat.v1.Session(graph=self.tf_graph, config=config) as session:

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 from graphrewrite.engine.graph import Graph
 from graphrewrite.freezing.frozen import FreezeError
-from graphrewrite.freezing.functions import inline_calls, library_functions, prune_library
-from graphrewrite.freezing.ops import VARIABLE_OPS
+from graphrewrite.stdlib_rules.functions import inline_calls, library_functions, prune_library
+from graphrewrite.stdlib_rules.op_kinds import VARIABLE_OPS
 
 LOWERING_PLACEHOLDER = "unused_control_flow_input"
 

@@ -21,8 +21,8 @@ from graphrewrite.engine.graph import Graph, Node, node_name
 from graphrewrite.freezing import cleanup
 from graphrewrite.freezing.checkpoint import CheckpointValues, checkpoint_prefix
 from graphrewrite.freezing.frozen import FreezeError, FrozenGraph, TensorInfo, first_line
-from graphrewrite.freezing.ops import VARIABLE_HOLDERS
 from graphrewrite.freezing.tables import INIT_ALL_TABLES, group_initializers, table_initializers
+from graphrewrite.stdlib_rules.op_kinds import VARIABLE_HOLDERS
 
 REF_TWINS = {
     "RefEnter": "Enter", "RefSwitch": "Switch", "RefIdentity": "Identity", "RefMerge": "Merge",

@@ -14,7 +14,7 @@ import attrs
 
 from graphrewrite.engine.errors import Diagnostic, Span, suggest
 from graphrewrite.grammar import rule_ast as A
-from graphrewrite.rules.predicates import FUNCTIONS
+from graphrewrite.rules.functions import FUNCTIONS
 
 
 @attrs.frozen

@@ -24,8 +24,8 @@ from graphrewrite.grammar import rule_ast as A
 from graphrewrite.rules.checks import BindingInfo, Checker, literal_value
 from graphrewrite.rules.closures import Closure, Compiled
 from graphrewrite.rules.expr import Bound, Env, EvalError
+from graphrewrite.rules.functions import FUNCTIONS
 from graphrewrite.rules.params import Kind, Param
-from graphrewrite.rules.predicates import FUNCTIONS
 from graphrewrite.rules.rule import Group, Repeat, Rule, Run, Schedule, Transform
 from graphrewrite.rules.template import build_rewrite
 

@@ -351,5 +351,3 @@ def _plain_attr(value: Any, dtype_class: type) -> Any:
         return [_plain_attr(v, dtype_class) for v in value]
     return value
 
-
-from graphrewrite.rules import conv_functions  # noqa: E402, F401  (registers the channel functions)

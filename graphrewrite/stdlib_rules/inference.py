@@ -22,11 +22,11 @@ from graphrewrite.engine.errors import RuleError
 from graphrewrite.engine.graph import Graph, Node, TensorRef
 from graphrewrite.engine.pattern import Match, Op
 from graphrewrite.engine.rewrite import Rewrite
-from graphrewrite.freezing.deadcode import fold_constant_switches, strip_training
-from graphrewrite.freezing.functions import inline_calls, prune_library
 from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import CONVERTERS, Kind, Param, args_of
 from graphrewrite.rules.rule import Pass, Rule
+from graphrewrite.stdlib_rules.deadcode import fold_constant_switches, strip_training
+from graphrewrite.stdlib_rules.functions import inline_calls, prune_library
 
 BATCH_NORMS = frozenset({"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"})
 PLACEHOLDERS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})

@@ -110,7 +110,7 @@ def run_case(
 
 def _compare_runs(name: str, case: GraphCase, result: Any, after: Any, *, rtol: float, atol: float, numeric: bool) -> Outcome:
     from graphrewrite.runner import run_graph
-    from graphrewrite.verify import VerifyReport, compare
+    from graphrewrite.verification import VerifyReport, compare
 
     try:
         expected = run_graph(case.graph_def, case.feeds, case.outputs)

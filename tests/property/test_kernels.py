@@ -20,7 +20,8 @@ from hypothesis.extra import numpy as hnp
 from graphrewrite import _tf
 from graphrewrite.engine.attrvalues import dtype_of_numpy
 from graphrewrite.engine.graph import Node
-from graphrewrite.engine.kernels import KERNELS, Defer, OverBudget, Value
+from graphrewrite.engine.kernel_library import KERNELS
+from graphrewrite.engine.kernels import Defer, OverBudget, Value
 
 BUDGET = 1 << 20
 SETTINGS = settings(
@@ -371,7 +372,6 @@ def test_layout_kernels_compute_plain_cases():
 @pytest.mark.parametrize("op", ["FloorDiv", "TruncateDiv"])
 def test_a_subnormal_quotient_is_left_to_tensorflow(op):
     """TensorFlow flushes the subnormal quotient to -0.0 before rounding; numpy floors it to -1."""
-    from graphrewrite.engine.kernels import KERNELS, Defer, Value
 
     args = [Value.of_array(np.array(v), 2) for v in (-1.0, 4.49423284e307)]
     with pytest.raises(Defer):

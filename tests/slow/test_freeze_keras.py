@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from graphrewrite.cli import main
-from graphrewrite.freezing.ops import VARIABLE_OPS
 from graphrewrite.io import load_graph
 from graphrewrite.runner import run_graph
+from graphrewrite.stdlib_rules.op_kinds import VARIABLE_OPS
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,8 @@ import pytest
 from graphrewrite.engine.errors import GraphFileError, NameNotFoundError, UsageError
 from graphrewrite.freeze import freeze_keras_model, freeze_saved_model
 from graphrewrite.freezing.frozen import FrozenGraph
-from graphrewrite.freezing.ops import VARIABLE_OPS
 from graphrewrite.runner import run_graph
+from graphrewrite.stdlib_rules.op_kinds import VARIABLE_OPS
 
 
 def module_saved_model(folder):

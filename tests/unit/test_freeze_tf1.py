@@ -18,8 +18,8 @@ import pytest
 from graphrewrite.engine.errors import GraphFileError, NameNotFoundError
 from graphrewrite.freeze import FreezeError, freeze_checkpoint
 from graphrewrite.freezing.checkpoint import parse_slice_spec
-from graphrewrite.freezing.ops import VARIABLE_OPS
 from graphrewrite.runner import run_graph
+from graphrewrite.stdlib_rules.op_kinds import VARIABLE_OPS
 
 
 @contextlib.contextmanager

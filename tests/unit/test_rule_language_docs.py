@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from graphrewrite.rules.functions import FUNCTIONS
 from graphrewrite.rules.loader import load_rules_text
-from graphrewrite.rules.predicates import FUNCTIONS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "rule-language.md"
 

@@ -18,7 +18,7 @@ from graphrewrite.engine.edit import remove
 from graphrewrite.engine.errors import RuleError
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.engine.graph import dedupe_inputs as dedupe
-from graphrewrite.freezing.ops import is_training_op, saver_scopes
+from graphrewrite.stdlib_rules.op_kinds import is_training_op, saver_scopes
 
 # -- strip_training_nodes ---------------------------------------------------------------------
 

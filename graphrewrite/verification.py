@@ -10,8 +10,6 @@ stored outputs, which is what ``transform --verify=each`` calls after every step
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -276,13 +274,3 @@ def verify(
         scale=scale,
     )
     return checker(transformed_graph_def)
-
-
-class _CallableModule(types.ModuleType):
-    # The package exports ``graphrewrite.verify`` as a function too; importing this module
-    # replaces that attribute with the module, so keep ``graphrewrite.verify(...)`` working.
-    def __call__(self, *args: Any, **kwargs: Any) -> VerifyReport:
-        return verify(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

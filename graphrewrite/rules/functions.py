@@ -1,0 +1,12 @@
+"""Every function of the rule language, registered: import FUNCTIONS from here.
+
+``rules.predicates`` holds the registry and the general functions; ``rules.conv_functions``
+registers the output-channel ones into it. Importing both here keeps the dependency one way.
+"""
+
+from __future__ import annotations
+
+from graphrewrite.rules import conv_functions  # noqa: F401  (registers the channel functions)
+from graphrewrite.rules.predicates import FUNCTIONS
+
+__all__ = ["FUNCTIONS"]
