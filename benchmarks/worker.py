@@ -182,6 +182,9 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m benchmarks.worker '<job json>'", file=sys.stderr)
         return 2
+    from graphrewrite.engine.collector import allow_pausing
+
+    allow_pausing()  # the benchmark measures what the command line does
     result = run_job(json.loads(argv[0]))
     sys.stdout.flush()
     print(RESULT_MARKER + json.dumps(result), flush=True)

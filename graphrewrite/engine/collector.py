@@ -11,6 +11,10 @@ object created during the pause (0.1 s per 170k-node graph). So on the way out t
 are promoted straight to the oldest generation (``gc.freeze()`` then ``gc.unfreeze()``, two
 O(1) list splices), where they wait for the next full collection like any long-lived data.
 This is skipped when the caller has frozen objects of its own, which must stay frozen.
+
+A library must not change its host process's collector behind its back, so pausing is opt-in:
+the command line turns it on (:func:`allow_pausing`); an embedding application may too, when it
+knows no other thread of its own relies on timely collection. Off, every pause is a no-op.
 """
 
 from __future__ import annotations
@@ -23,11 +27,19 @@ from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_allowed = False  # set by allow_pausing(): the CLI's own process, or an embedder that opts in
+
+
+def allow_pausing(allowed: bool = True) -> None:
+    """Let graph-sized work pause the cyclic collector (the CLI does; embedders may)."""
+    global _allowed
+    _allowed = allowed
+
 
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """``with collector_paused(): ...``; nests, and restores the collector's previous state."""
-    if not gc.isenabled():
+    if not _allowed or not gc.isenabled():
         yield
         return
     gc.disable()

@@ -220,10 +220,22 @@ def test_batch_order_does_not_depend_on_the_hash_seed() -> None:
 
 
 def test_collector_is_restored_and_nothing_stays_frozen() -> None:
+    from graphrewrite.engine.collector import allow_pausing
+
+    allow_pausing()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+            _ = [Node.make(f"n{i}", "NoOp") for i in range(100)]
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        allow_pausing(False)
+
+
+def test_an_embedding_process_keeps_its_collector_unless_it_opts_in() -> None:
+    """The library changes nothing process-wide by itself: without allow_pausing() a pause is a no-op."""
     with collector_paused():
-        assert not gc.isenabled()
-        _ = [Node.make(f"n{i}", "NoOp") for i in range(100)]
-    assert gc.isenabled() and gc.get_freeze_count() == 0
+        assert gc.isenabled()
 
 
 # ---- passes --------------------------------------------------------------------------------
