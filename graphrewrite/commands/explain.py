@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     transform = catalog.lookup(args.rule)
     if isinstance(transform, Pass):
         raise UsageError(f"explain: '{transform.name}' is a whole-graph pass, not a pattern rule")
-    graph = Graph.from_graphdef(io.load_graph(args.in_graph))
+    graph = Graph.from_graphdef(io.load_graph(args.in_graph), copy=False)  # freshly parsed: ours
     node = graph.node(args.node).name
     ctx = Context(split_names(args.inputs), split_names(args.outputs))
     rules = transform.rules if isinstance(transform, Group) else (transform,)

@@ -101,7 +101,14 @@ class Graph:
         return cls(by_name, consumers, by_op, library, versions)
 
     @classmethod
-    def from_graphdef(cls, graph_def: Any) -> Graph:
+    def from_graphdef(cls, graph_def: Any, *, copy: bool = True) -> Graph:
+        """A Graph of *graph_def*. Nodes keep their NodeDefs (so unchanged nodes are written back
+        as they were); they are a private copy's unless *copy* is false, so a caller that edits
+        its message afterwards cannot change this immutable graph (the copy costs ~5% of a load)."""
+        if copy:
+            own = type(graph_def)()
+            own.CopyFrom(graph_def)
+            graph_def = own
         from_nodedef = Node.from_nodedef
         library = graph_def.library if graph_def.HasField("library") else None
         versions = graph_def.versions if graph_def.HasField("versions") else None

@@ -77,7 +77,8 @@ def test_graphdef_round_trip_keeps_untouched_nodedefs():
     out = g.to_graphdef()
     assert out == gd
     assert out.versions.producer == 1234
-    assert g.node("m").nodedef is gd.node[2]
+    assert g.node("m").nodedef == gd.node[2] and g.node("m").nodedef is not gd.node[2]  # a private copy
+    assert Graph.from_graphdef(gd, copy=False).node("m").nodedef is gd.node[2]  # for messages the caller owns
 
 
 def test_attr_values_decode():
@@ -98,3 +99,11 @@ def test_with_inputs_takes_a_generator_without_losing_control_inputs():
     node = Node.make("n", "Identity", ["x"])
     refs = (r for r in (TensorRef("a", 0), TensorRef("c", CONTROL)))
     assert node.with_inputs(refs).inputs == (TensorRef("a", 0), TensorRef("c", CONTROL))
+
+
+def test_a_graph_does_not_share_the_callers_nodedefs():
+    graph_def = Graph.from_nodes([Node.make("x", "Placeholder", [], {"dtype": DType(1)})]).to_graphdef()
+    graph = Graph.from_graphdef(graph_def)
+    graph_def.node[0].op = "Const"
+    graph_def.node[0].attr["dtype"].type = 3
+    assert graph.node("x").op == "Placeholder" and graph.to_graphdef().node[0].attr["dtype"].type == 1
