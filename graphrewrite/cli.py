@@ -56,9 +56,8 @@ def build_parser(only: str | None = None) -> ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``graphrewrite`` script; returns the exit status."""
-    from graphrewrite.engine.errors import GraphRewriteError
-
     from graphrewrite.engine.collector import allow_pausing
+    from graphrewrite.engine.errors import GraphRewriteError
 
     allow_pausing()  # this process is ours: graph-sized work may pause the cyclic collector
     args_list = list(sys.argv[1:] if argv is None else argv)

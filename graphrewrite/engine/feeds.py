@@ -29,8 +29,9 @@ from collections.abc import Iterable
 import attrs
 
 from graphrewrite.engine.graph import CONTROL, Graph
-from graphrewrite.engine.node import Node, node_name
+from graphrewrite.engine.node import Node, TensorRef, node_name
 from graphrewrite.engine.opdefs import output_dtypes
+from graphrewrite.engine.validate import output_count
 
 OPAQUE, VISIBLE, CUT = "opaque", "visible", "cut"
 FEED_MODES = (OPAQUE, VISIBLE, CUT)
@@ -81,11 +82,20 @@ def restore_feeds(graph: Graph, cut: FeedCut) -> Graph:
         current = graph.get(original.name)
         if current is None or not _same_stand_in(current, stand_in):
             continue
-        if current.data_inputs or not all(ref.node in graph for ref in original.inputs):
-            continue
+        if current.data_inputs or not all(_readable(graph, ref) for ref in original.inputs):
+            continue  # the step changed what the original read: the feed stays a Placeholder
         extra = [ref for ref in current.control_inputs if ref not in original.inputs]
         back.append(original.with_inputs((*original.inputs, *extra)) if extra else original)
     return graph.replace(back) if back else graph
+
+
+def _readable(graph: Graph, ref: TensorRef) -> bool:
+    """Whether *ref* still names an output of a node of *graph*."""
+    producer = graph.get(ref.node)
+    if producer is None:
+        return False
+    count = output_count(producer)
+    return ref.port == CONTROL or count is None or ref.port < count
 
 
 def _same_stand_in(current: Node, stand_in: Node) -> bool:

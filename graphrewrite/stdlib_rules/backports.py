@@ -21,6 +21,7 @@ from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.edit import with_nodes
 from graphrewrite.engine.errors import RuleError
+from graphrewrite.engine.feeds import VISIBLE
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.rule import Pass
@@ -111,11 +112,13 @@ BACKPORT_CONCATV2 = Pass(
     "backport_concatv2",
     "ConcatV2(v..., axis) -> Concat(axis, v...) (unlike GTT: control inputs are not taken for the axis)",
     backport_concatv2,
+    feeds=VISIBLE,  # new op names, the same values
     facts=Facts(checked=Checked(cases="concatenations", promise=("no_op", "ConcatV2"))),
 )
 BACKPORT_TENSOR_ARRAY_V3 = Pass(
     "backport_tensor_array_v3",
     "TensorArray*V3 -> TensorArray*V2, flow -> Const 1.0 (unlike GTT: V3-only attributes dropped, handles retyped)",
     backport_tensor_array_v3,
-    facts=Facts(checked=Checked(cases="graphs", fires=False)),
+    feeds=VISIBLE,
+    facts=Facts(checked=Checked(cases="tensor_arrays")),
 )

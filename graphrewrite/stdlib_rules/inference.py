@@ -39,7 +39,7 @@ STRIP_TRAINING_NODES = Pass(
     "strip_training_nodes",
     "SaveV2/RestoreV2/Assign*/*Summary/Apply* and what only they use -> removed (edges to them dropped)",
     lambda graph, ctx: strip_training(graph, ctx.protected, cascade_freely=bool(ctx.outputs)),
-    facts=Facts(checked=Checked(cases="graphs", fires=False)),
+    facts=Facts(checked=Checked(cases="with_summaries")),
 )
 
 
@@ -184,7 +184,7 @@ FOLD_CONSTANT_SWITCH = Pass(
     "fold_constant_switch",
     "Switch(x, Const pred) -> x on the taken port; the untaken branch and its Merge inputs removed",
     lambda graph, ctx: fold_constant_switches(graph, ctx.protected),
-    facts=Facts(checked=Checked(cases="graphs", fires=False)),
+    facts=Facts(checked=Checked(cases="with_constant_switches")),
 )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
@@ -201,3 +202,80 @@ def named(name: str) -> Callable[[], Any]:
         known = sorted(n for n, v in globals().items() if callable(v) and not n.startswith("_") and n[0].islower())
         raise KeyError(f"no case generator '{name}' in graphrewrite.testing.cases (known: {', '.join(known)})")
     return found  # type: ignore[no-any-return]
+
+
+# -- graphs for the passes that need ops the palette does not build --------------------------
+
+
+@st.composite
+def with_summaries(draw: Any) -> GraphCase:
+    """Palette graphs where some interior tensors are also logged by a ScalarSummary (training
+    leftovers strip_training_nodes removes; nothing the outputs need reads them)."""
+    from graphrewrite.engine.attrvalues import DType
+    from graphrewrite.engine.graph import Node
+
+    case = draw(graphs(max_inputs=1))
+    graph = case.graph()
+    interior = [n.name for n in graph if n.op not in ("Placeholder", "Const") and n.name not in case.outputs]
+    chosen = draw(st.lists(st.sampled_from(interior or list(case.outputs)), min_size=1, max_size=2, unique=True))
+    added = []
+    for index, name in enumerate(chosen):
+        tag = Node.make(f"summary_{index}/tag", "Const", (), {"dtype": DType.named("string"), "value": np.array(b"t")})
+        scalar = Node.make(f"summary_{index}/value", "Sum", (name, f"summary_{index}/axes"), {"T": DType.named("float32"), "Tidx": DType.named("int32")})
+        axes = Node.make(f"summary_{index}/axes", "Const", (), {"dtype": DType.named("int32"), "value": np.array([], np.int32)})
+        summary = Node.make(f"summary_{index}", "ScalarSummary", (tag.name, scalar.name), {"T": DType.named("float32")})
+        added += [tag, axes, scalar, summary]
+    return _evolve(case, graph.replace(added))
+
+
+@st.composite
+def with_constant_switches(draw: Any) -> GraphCase:
+    """Palette graphs where one tensor goes through Switch(x, Const pred) -> Identity -> Merge
+    before its readers (a TF1 cond whose predicate was frozen)."""
+    from graphrewrite.engine.attrvalues import DType
+    from graphrewrite.engine.graph import Node
+
+    case = draw(graphs(max_inputs=1, dtypes=("float32",)))
+    graph = case.graph()
+    interior = [n.name for n in graph if n.op not in ("Placeholder", "Const") and graph.consumers(n.name)]
+    if not interior:
+        return case
+    name = draw(st.sampled_from(interior))
+    taken = draw(st.booleans())
+    f32 = DType.named("float32")
+    pred = Node.make("cond/pred", "Const", (), {"dtype": DType.named("bool"), "value": np.array(taken)})
+    switch = Node.make("cond/switch", "Switch", (name, pred.name), {"T": f32})
+    branch_true = Node.make("cond/true", "Relu", ("cond/switch:1",), {"T": f32})
+    branch_false = Node.make("cond/false", "Neg", ("cond/switch",), {"T": f32})
+    merge = Node.make("cond/merge", "Merge", (branch_true.name, branch_false.name), {"T": f32, "N": 2})
+    readers = [graph.node(u) for u in graph.consumers(name)]
+    rewired = [u.with_inputs([TensorRef(merge.name, 0) if r == TensorRef(name, 0) else r for r in u.inputs]) for u in readers]
+    return _evolve(case, graph.replace([pred, switch, branch_true, branch_false, merge, *rewired]))
+
+
+def tensor_arrays() -> Any:
+    """TF1 graphs that write a computed tensor into a TensorArrayV3 and read it back."""
+    return st.builds(_tensor_array_case, st.integers(1, 3), st.sampled_from(("Relu", "Tanh", "Neg")))
+
+
+def _tensor_array_case(size: int, op: str) -> GraphCase:
+    from graphrewrite import _tf
+
+    tf = _tf.tf()
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    v1.disable_control_flow_v2()  # TensorArrayV3 and its flow tensors, as TF1 wrote them
+    try:
+        with graph.as_default():
+            x = v1.placeholder(tf.float32, [size, 3], name="input")
+            function = {"Relu": tf.nn.relu, "Tanh": tf.tanh, "Neg": tf.negative}[op]
+            array = tf.TensorArray(tf.float32, size=size).unstack(function(x))
+            tf.identity(array.stack() * 2.0, name="output")
+    finally:
+        v1.enable_control_flow_v2()
+    feeds = {"input": np.random.default_rng(size).normal(size=(size, 3)).astype(np.float32)}
+    graph_def = graph.as_graph_def()
+    # As an old TensorFlow wrote it (GraphDef version 25): TensorFlow still runs such a graph
+    # with the V2 ops the backport writes (they were removed from version 26 on).
+    graph_def.versions.producer = 25
+    return GraphCase(graph_def, ("input",), ("output",), feeds)

@@ -15,6 +15,7 @@ import attrs
 import numpy as np
 from hypothesis import strategies as st
 
+from graphrewrite.engine.errors import GraphRewriteError
 from graphrewrite.engine.feeds import PLACEHOLDERS
 from graphrewrite.engine.opdefs import output_dtypes
 from graphrewrite.testing.build import GraphCase
@@ -50,6 +51,9 @@ def draw_interior_feeds(data: Any, case: GraphCase, *, exclude: frozenset[str] =
     if not chosen:
         return case
     factor = data.draw(st.sampled_from(FACTORS), label="feed scale")
-    current = run_graph(case.graph_def, case.feeds, chosen)
+    try:
+        current = run_graph(case.graph_def, case.feeds, chosen)
+    except GraphRewriteError:  # a node on a branch not taken has no value to start from
+        return case
     fed = {name: (np.asarray(value) * factor).astype(value.dtype) for name, value in zip(chosen, current, strict=True)}
     return attrs.evolve(case, inputs=(*case.inputs, *chosen), feeds={**case.feeds, **fed}, fed=tuple(chosen))
