@@ -122,6 +122,31 @@ def transform_graph(
     return run_pipeline(graph_def, steps, inputs=inputs, outputs=outputs).graph_def
 
 
+def checker_for(
+    graph_def: Any,
+    steps: Sequence[Step],
+    *,
+    inputs: str | Sequence[str] | None = None,
+    outputs: str | Sequence[str] | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    input_shapes: Any = None,
+) -> Callable[[Any], Any]:
+    """A function checking that a graph computes what *graph_def* computes, judged as *steps*
+    allow: lossy steps (quantize_weights, round_weights, ...) get the tolerance their facts
+    declare, relative to each output's magnitude; a tolerance given here always wins."""
+    from graphrewrite.stdlib_rules.tolerances import is_lossy, tolerance_for
+    from graphrewrite.verification import make_checker
+
+    scale = None
+    if is_lossy(steps):
+        auto_rtol, auto_atol = tolerance_for(steps)
+        rtol = auto_rtol if rtol is None else rtol
+        atol = auto_atol if atol is None else atol
+        scale = "output"
+    return make_checker(graph_def, inputs, outputs, rtol=rtol, atol=atol, input_shapes=input_shapes, scale=scale)
+
+
 def _graphdef_type() -> type:
     from graphrewrite import _tf
 
@@ -131,6 +156,7 @@ def _graphdef_type() -> type:
 __all__ = [
     "GraphRewriteError",
     "Result",
+    "checker_for",
     "compile_pipeline",
     "run_pipeline",
     "split_names",

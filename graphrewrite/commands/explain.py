@@ -7,7 +7,6 @@ pattern matches, whether the guard accepts it and what the rewrite would be.
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,32 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outputs", default="", help="graph outputs (protected names)")
 
 
-def explain_rule(rule: Any, graph: Any, node: str, ctx: Any) -> str:
-    """One paragraph about *rule* at *node*."""
-    from graphrewrite.engine.pattern import Trace, match_at
-
-    trace = Trace()
-    match = match_at(graph, rule.pattern, node, trace)
-    if match is None:
-        where = f" (pattern at {trace.span})" if trace.span else ""
-        return (f"{rule.name}: does not match at '{node}': at node '{trace.node}' "
-                f"(depth {trace.depth}): {trace.reason}{where}")  # fmt: skip
-    reason = rule.check(match, graph, ctx)
-    if reason:
-        return f"{rule.name}: pattern matches at '{node}' but the guard refuses: {reason}"
-    built = rule.build(match, graph, ctx)
-    if isinstance(built, str):
-        return f"{rule.name}: pattern matches at '{node}' but the rewrite refuses: {built}"
-    added = ", ".join(f"{n.name} ({n.op})" for n in built.add) or "nothing"
-    return (f"{rule.name}: fires at '{node}': matched {', '.join(match.nodes)}; "
-            f"adds {added}; may remove {', '.join(sorted(built.remove)) or 'nothing'}")  # fmt: skip
-
-
 def run(args: argparse.Namespace) -> int:
     from graphrewrite import io
     from graphrewrite.engine.driver import Context
     from graphrewrite.engine.errors import UsageError
     from graphrewrite.engine.graph import Graph
+    from graphrewrite.explain import explain_rule
     from graphrewrite.pipeline import split_names
     from graphrewrite.rules.loader import load_rules_file
     from graphrewrite.rules.rule import Group, Pass

@@ -104,21 +104,11 @@ def _run(args: argparse.Namespace, graph_def: Any, steps: Any, checker: Any) -> 
 
 
 def _checker(args: argparse.Namespace, graph_def: Any, steps: Any) -> Any:
-    from graphrewrite import verification
-    from graphrewrite.stdlib_rules.tolerances import is_lossy, tolerance_for
+    from graphrewrite.pipeline import checker_for
 
-    rtol, atol, scale = args.rtol, args.atol, None
-    if is_lossy(steps):
-        # Lossy steps (quantize_weights, round_weights, ...) get the tolerance their
-        # documented error implies, relative to each output's magnitude; a tolerance the
-        # user gave always wins.
-        auto_rtol, auto_atol = tolerance_for(steps)
-        rtol = auto_rtol if rtol is None else rtol
-        atol = auto_atol if atol is None else atol
-        scale = "output"
-    return verification.make_checker(
-        graph_def, args.inputs or None, args.outputs or None,
-        rtol=rtol, atol=atol, input_shapes=args.input_shapes or None, scale=scale,
+    return checker_for(
+        graph_def, steps, inputs=args.inputs or None, outputs=args.outputs or None,
+        rtol=args.rtol, atol=args.atol, input_shapes=args.input_shapes or None,
     )  # fmt: skip
 
 
