@@ -77,3 +77,15 @@ def test_version_tuple():
     assert _tf.version_tuple("2.16.2") == (2, 16)
     assert _tf.version_tuple("2.21.0rc1") == (2, 21)
     assert _tf.version_tuple("3") == (3, 0)
+
+
+def test_no_tensorflow_distribution_is_a_dependency():
+    """Whatever TensorFlow a user has (tensorflow-cpu 2.21, say) satisfies graphrewrite: none is
+    required, so pip never installs a second one over it (.ci/oldest checks it for real)."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    assert not [d for d in project["dependencies"] if d.lower().startswith(("tensorflow", "tf-", "tf_"))]
+    extras = project["optional-dependencies"]
+    assert extras["tensorflow"] == ["tensorflow>=2.16,<2.22"] and extras["tensorflow-cpu"] == ["tensorflow-cpu>=2.16,<2.22"]
+    assert (_tf.OLDEST, _tf.NEWEST_TESTED) == ((2, 16), (2, 21))
