@@ -90,7 +90,7 @@ def run_pipeline(
     """Run *steps* over *graph_def*; the input message is never modified."""
     from graphrewrite.inspect import resolve_names
 
-    graph = Graph.from_graphdef(graph_def)
+    graph = Graph.from_graphdef(graph_def, copy=False)  # lives only during this call; the result is a new message
     wanted = list(_resolve(resolve_names, graph, outputs, "--outputs"))
     if wanted and INIT_ALL_TABLES in graph and INIT_ALL_TABLES not in wanted:
         wanted.append(INIT_ALL_TABLES)  # a graph's table initializer is an output of sorts: keep it
