@@ -85,6 +85,9 @@ PRIVATE = {
     "convert_variables_to_constants_v2": (
         "tensorflow.python.framework.convert_to_constants", "convert_variables_to_constants_v2", "freezing functions",
     ),
+    "find_kernel_class": (
+        "tensorflow.python.util._pywrap_kernel_registry", "TryFindKernelClass", "naming the kernel a node runs",
+    ),
     "ConverterData": ("tensorflow.python.framework.convert_to_constants", "_ConverterData", "freezing TF1 checkpoints"),
     "TensorData": ("tensorflow.python.framework.convert_to_constants", "_TensorData", "freezing TF1 checkpoints"),
     "replace_variables_by_constants": (

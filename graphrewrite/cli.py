@@ -26,6 +26,7 @@ COMMANDS = {
     "export": ("export", "frozen GraphDef -> SavedModel with a serving signature"),
     "convert": ("convert", "GraphDef .pb <-> .pbtxt"),
     "run": ("run", "run a frozen graph on given or random inputs, optionally timing it"),
+    "ops-header": ("ops_header", "the ops and kernels graphs need, as a selective-registration header"),
     "serve": ("serve", "serve frozen graphs over TF Serving's REST API and OIP v2, with batching and a page"),
 }
 
@@ -89,6 +90,11 @@ def transform_graph_main() -> int:
 
 def summarize_graph_main() -> int:
     return _alias("summarize")
+
+
+def print_selective_registration_header_main() -> int:
+    """``print_selective_registration_header``: TensorFlow's program name for ``ops-header``."""
+    return _alias("ops-header")
 
 
 def freeze_graph_main() -> int:
