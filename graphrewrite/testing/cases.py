@@ -74,12 +74,18 @@ def marked(draw: Any, key: str = "_marker") -> GraphCase:
 
 @st.composite
 def without_defaults(draw: Any) -> GraphCase:
-    """Graphs of ops with default attributes, written without them (as old exporters did)."""
+    """Graphs of ops with default attributes, written without those that hold their default
+    value (as exporters that drop defaults do); an attribute set to anything else stays."""
     from graphrewrite.stdlib_rules.opinfo import attr_defaults
 
     case = draw(graphs(ops=("MatMul", "Conv2D", "BiasAdd", "ConcatV2", "Relu")))
     graph = case.graph()
-    stripped = [n.without_attrs(*(attr_defaults(n.op) or {})) for n in graph if attr_defaults(n.op)]
+    stripped = []
+    for node in graph:
+        defaults = attr_defaults(node.op) or {}
+        at_default = [k for k, v in defaults.items() if k in node.attr and node.attr[k] == v]
+        if at_default:
+            stripped.append(node.without_attrs(*at_default))
     return _evolve(case, graph.replace(stripped))
 
 
