@@ -39,17 +39,25 @@ def initialize_tables(session: Any) -> None:
         raise GraphError(f"initialising the graph's lookup tables failed: {_first_line(exc)}") from None
 
 
+def import_graph(graph_def: Any) -> Any:
+    """*graph_def* imported into a new ``tf.Graph`` under its own names; GraphError when
+    TensorFlow refuses it."""
+    tf = _tf.tf()
+    graph = tf.Graph()
+    with graph.as_default():
+        try:
+            tf.compat.v1.import_graph_def(graph_def, name="")
+        except (ValueError, tf.errors.OpError) as exc:
+            raise GraphError(f"TensorFlow cannot import the graph: {_first_line(exc)}") from None
+    return graph
+
+
 class GraphRunner:
     """A graph imported once into a session, run many times (``run --benchmark``)."""
 
     def __init__(self, graph_def: Any):
         tf = _tf.tf()
-        self._graph = tf.Graph()
-        with self._graph.as_default():
-            try:
-                tf.compat.v1.import_graph_def(graph_def, name="")
-            except (ValueError, tf.errors.OpError) as exc:
-                raise GraphError(f"TensorFlow cannot import the graph: {_first_line(exc)}") from None
+        self._graph = import_graph(graph_def)
         self._session = tf.compat.v1.Session(graph=self._graph, config=session_config())
         initialize_tables(self._session)
 

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from graphrewrite import _tf
+from graphrewrite.engine.errors import GraphError
 from graphrewrite.freezing.frozen import first_line
-from graphrewrite.runner import initialize_tables, session_config, tensor_name
+from graphrewrite.runner import import_graph, initialize_tables, session_config, tensor_name
 from graphrewrite.serve.models import FrozenModel
 from graphrewrite.serve.signature import DTYPES, Signature, TensorSpec
 from graphrewrite.serve.status import ModelLoadError, ServeError, invalid
@@ -25,12 +26,10 @@ class ModelSession:
 
     def __init__(self, model: FrozenModel):
         tf = _tf.tf()
-        self._graph = tf.Graph()
-        with self._graph.as_default():
-            try:
-                tf.compat.v1.import_graph_def(model.graph_def, name="")
-            except (ValueError, tf.errors.OpError) as exc:
-                raise ModelLoadError(f"TensorFlow cannot import the graph: {first_line(exc)}") from None
+        try:
+            self._graph = import_graph(model.graph_def)
+        except GraphError as exc:
+            raise ModelLoadError(str(exc)) from None
         self.signature = Signature(
             inputs={k: self._spec(k, n) for k, n in model.inputs.items()},
             outputs={k: self._spec(k, n) for k, n in model.outputs.items()},
