@@ -84,6 +84,7 @@ def run_case(
     atol: float,
     numeric: bool = True,
     extra: Property | None = None,
+    scale: str = "element",
 ) -> Outcome:
     """Apply *transform* to *case*, lint the result, check *extra* (a property of the case and
     the resulting Graph returning a failure reason), then run both graphs and compare outputs
@@ -105,10 +106,12 @@ def run_case(
         return Outcome(changed, failure=f"{reason}\n{_case_text(case, after)}")
     if not changed:
         return Outcome(False)
-    return _compare_runs(transform.name, case, result, after, rtol=rtol, atol=atol, numeric=numeric)
+    return _compare_runs(transform.name, case, result, after, rtol=rtol, atol=atol, numeric=numeric, scale=scale)
 
 
-def _compare_runs(name: str, case: GraphCase, result: Any, after: Any, *, rtol: float, atol: float, numeric: bool) -> Outcome:
+def _compare_runs(
+    name: str, case: GraphCase, result: Any, after: Any, *, rtol: float, atol: float, numeric: bool, scale: str
+) -> Outcome:
     from graphrewrite.runner import run_graph
     from graphrewrite.verification import VerifyReport, compare
 
@@ -127,8 +130,10 @@ def _compare_runs(name: str, case: GraphCase, result: Any, after: Any, *, rtol: 
         return Outcome(True, failure=f"the transformed graph does not run: {exc}\n{_case_text(case, after)}")
     if not numeric:
         return Outcome(True)
-    checks = tuple(compare(n, e, a, rtol=rtol, atol=atol) for n, e, a in zip(case.outputs, expected, actual, strict=True))
-    report = VerifyReport(checks, rtol, atol)
+    checks = tuple(
+        compare(n, e, a, rtol=rtol, atol=atol, scale=scale) for n, e, a in zip(case.outputs, expected, actual, strict=True)
+    )
+    report = VerifyReport(checks, rtol, atol, "given", scale)
     worst_abs = max((c.max_abs for c in checks), default=0.0)
     worst_rel = max((c.max_rel for c in checks), default=0.0)
     failure = None if report.ok else f"{name} changed the outputs:\n{report.table()}\n{_case_text(case, after)}"
@@ -198,6 +203,7 @@ def check_rule(
     require_fire: bool = True,
     numeric: bool = True,
     extra: Property | None = None,
+    scale: str = "element",
 ) -> RuleCheck:
     """Property-check *transform* (a Rule, Group or Pass) on generated graphs.
 
@@ -207,7 +213,9 @@ def check_rule(
     examples every time, or another fixed set for another ``seed``. ``require_fire=False`` lets
     a transform that changes none of the graphs pass (a no-op safety check); ``numeric=False``
     skips comparing outputs (for transforms that change values on purpose) and ``extra`` adds
-    a property ``extra(case, result_graph) -> reason or None``.
+    a property ``extra(case, result_graph) -> reason or None``. ``scale="output"`` judges each
+    element against its output's largest magnitude (the right yardstick for lossy transforms,
+    as ``verify`` uses for them).
     """
     from graphrewrite import _tf
     from graphrewrite.testing.from_pattern import graphs_from_pattern
@@ -222,7 +230,7 @@ def check_rule(
         return RuleCheck(transform.name, 0, 0, 0.0, 0.0, ERROR, f"cannot generate graphs for it: {exc}")
 
     def run_one(case: GraphCase, chosen: Mapping[str, Any]) -> Outcome:
-        return run_case(transform, case, chosen, rtol=rtol, atol=atol, numeric=numeric, extra=extra)
+        return run_case(transform, case, chosen, rtol=rtol, atol=atol, numeric=numeric, extra=extra, scale=scale)
 
     status, text = _explore(run_one, strategy, arg_strategy, tally, examples=examples, seed=seed)
     if status == PASSED and tally.fired == 0 and require_fire:

@@ -70,5 +70,6 @@ def test_transform_property(transform: Any, member: Any) -> None:
     found = check_rule(
         transform, examples=checked.examples, rtol=rtol, atol=atol, cases=cases, args=dict(checked.args),
         require_fire=checked.fires, numeric=checked.numeric, extra=promises.named(checked.promise),
+        scale="output" if transform.facts.lossy is not None else "element",
     )  # fmt: skip
     assert found.ok, found.report()
