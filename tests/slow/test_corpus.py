@@ -242,6 +242,9 @@ BUILDERS: dict[str, Callable[[Path], Model]] = {
 }  # fmt: skip
 
 
+TF1_CONTROL_FLOW = ("tf1_lstm", "detection_postprocess")
+
+
 @pytest.fixture(scope="module", params=sorted(BUILDERS))
 def model(request: Any, tmp_path_factory: Any) -> Model:
     return BUILDERS[request.param](tmp_path_factory.mktemp(request.param))
@@ -267,11 +270,11 @@ def test_standard_pipelines_keep_the_numbers(model: Model, script: str) -> None:
     _check(model, out, script.split()[-3])
 
 
+@pytest.mark.parametrize("model", sorted(n for n in BUILDERS if n in TF1_CONTROL_FLOW), indirect=True)
 def test_gtt_on_tf1_control_flow(model: Model) -> None:
     """GTT's standard script over a TF1 loop: whether its output runs and matches is recorded
     (an xfail with the reason when it does not), so a change in either tool shows."""
-    if not model.tf1_control_flow:
-        pytest.skip("no TF1 control flow in this model")
+    assert model.tf1_control_flow
     binding = pytest.importorskip("tensorflow.python.util._pywrap_transform_graph")
     inputs = ",".join(k for k in model.feeds if k != "keep_prob")
     try:
