@@ -89,7 +89,9 @@ def test_convert_run_and_export(frozen, capsys):
     signature = tf.saved_model.load(str(folder / "served" / "1")).signatures["serving_default"]
     # Tensors, not arrays: TensorFlow 2.16's signatures accept only tensors.
     got = signature(x=tf.constant(io["x"]), ids=tf.constant(io["ids"]))["scores"].numpy()
-    np.testing.assert_allclose(got, io["out"], rtol=1e-6)
+    # The signature runs under grappler, which may reorder float additions: an element that
+    # cancels to ~1e-4 then differs in its last bits, so the bound follows the output's scale.
+    np.testing.assert_allclose(got, io["out"], rtol=1e-6, atol=1e-6 * np.abs(io["out"]).max())
     code, _, err = call(capsys, "export", f"--in_graph={folder / 'g.pb'}", "--inputs=x,ids", "--outputs=out",
                         f"--saved_model_dir={folder / 'served'}")  # fmt: skip
     assert code == 1 and "use --overwrite" in err
