@@ -70,12 +70,18 @@ def select(transforms: Sequence[Any], names: Sequence[str]) -> list[Any]:
 
 
 def check_one(transform: Any, args: argparse.Namespace) -> Any:
+    """Property-check one transform with the arguments its ``tested(...)`` names; a rule that
+    declares ``lossy(...)`` may drift by that much more, judged against each output's scale."""
     from graphrewrite.testing import check_rule, graphs
 
     cases = graphs() if not hasattr(transform, "pattern") and not hasattr(transform, "rules") else None
+    facts = transform.facts
+    tested = dict(facts.checked.args)
+    rtol, atol = facts.tolerance(tested) or (0.0, 0.0)
     return check_rule(
-        transform, examples=args.examples, rtol=args.rtol, atol=args.atol, cases=cases, seed=args.seed
-    )
+        transform, examples=args.examples, rtol=args.rtol + rtol, atol=args.atol + atol, cases=cases,
+        args=tested, seed=args.seed, scale="output" if facts.lossy is not None else "element",
+    )  # fmt: skip
 
 
 def _row(cells: Sequence[str]) -> str:

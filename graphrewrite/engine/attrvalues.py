@@ -26,14 +26,15 @@ class DType:
     @classmethod
     def named(cls, name: str) -> DType:
         """``float``/``float32``/``DT_FLOAT``/``int32``... -> DType; ValueError when unknown."""
-        tf = _tf.tf()
         key = name.strip()
         if key.upper().startswith("DT_"):
             key = key[3:].lower()
         aliases = {"float": "float32", "double": "float64", "half": "float16"}
         key = aliases.get(key, key)
+        if key in _ENUMS:  # the common dtypes, without importing TensorFlow
+            return cls(_ENUMS[key])
         try:
-            return cls(tf.as_dtype(key).as_datatype_enum)
+            return cls(_tf.tf().as_dtype(key).as_datatype_enum)
         except TypeError as exc:
             raise ValueError(f"unknown dtype '{name}'") from exc
 
@@ -74,9 +75,21 @@ def _dtype(enum: int) -> DType:
     return DType(enum)  # one instance per dtype: decoding a type attribute is on every hot path
 
 
+# TensorFlow's DataType numbers (types.proto; fixed, as they are stored in every GraphDef) and
+# names, for the dtypes rules and scripts name: parsing a rule file or a script needs no
+# TensorFlow. A test checks the table against tf.as_dtype; other dtypes ask TensorFlow.
+_NAMES = {
+    1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8", 7: "string",
+    8: "complex64", 9: "int64", 10: "bool", 11: "qint8", 12: "quint8", 13: "qint32",
+    14: "bfloat16", 15: "qint16", 16: "quint16", 17: "uint16", 18: "complex128", 19: "float16",
+    20: "resource", 21: "variant", 22: "uint32", 23: "uint64",
+}  # fmt: skip
+_ENUMS = {name: enum for enum, name in _NAMES.items()}
+
+
 @functools.cache
 def _dtype_name(enum: int) -> str:
-    return str(_tf.tf().as_dtype(enum).name)
+    return _NAMES.get(enum) or str(_tf.tf().as_dtype(enum).name)
 
 
 @functools.cache

@@ -188,6 +188,17 @@ class Where:
     expr: Expr
     text: str
     span: Span = attrs.field(eq=False)
+    required: bool = False  # ``require``: a failure stops the transform with an error
+
+
+@attrs.frozen
+class Declaration:
+    """``lossy(rtol=..., atol=...)`` or ``tested(arg=value)`` after a rule's doc string."""
+
+    name: str
+    args: tuple[Expr, ...]
+    keywords: tuple[tuple[str, Expr], ...]
+    span: Span = attrs.field(eq=False)
 
 
 @attrs.frozen
@@ -234,6 +245,7 @@ class RuleDef:
     summary: str = ""  # "match-text -> rewrite-text", the doc when none is written
     params: tuple[ParamDef, ...] = ()
     nodes: tuple[LetNode, ...] = ()  # node-valued lets, in the order written
+    declarations: tuple[Declaration, ...] = ()  # lossy(...), tested(...)
 
 
 @attrs.frozen

@@ -19,7 +19,7 @@ from graphrewrite.engine.errors import Diagnostic, LanguageError, Span, suggest
 from graphrewrite.grammar import rule_ast as A
 
 KEYWORDS = (
-    "rule", "group", "schedule", "once", "repeat", "match", "where", "let", "rewrite", "const",
+    "rule", "group", "schedule", "once", "repeat", "match", "where", "require", "let", "rewrite", "const",
     "and", "or", "not", "in", "true", "false",
 )  # fmt: skip
 
@@ -175,14 +175,24 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return items
 
     def rule(self, meta: Any, children: list[Any]) -> A.RuleDef:
-        name, params, doc, match, *clauses, rewrite = children
+        name, params, doc, *rest, rewrite = children
+        declarations = tuple(c for c in rest if isinstance(c, A.Declaration))
+        match, *clauses = rest[len(declarations) :]
         lets = tuple(c for c in clauses if isinstance(c, A.Let))
         nodes = tuple(c for c in clauses if isinstance(c, A.LetNode))
         wheres = tuple(w for c in clauses if isinstance(c, list) for w in c)
         summary = f"{self._source_text(match)} -> {self._source_text(rewrite)}"
         return A.RuleDef(
-            str(name), doc, match, lets, wheres, rewrite, self._tspan(name), summary, tuple(params or ()), nodes
-        )
+            str(name), doc, match, lets, wheres, rewrite, self._tspan(name), summary, tuple(params or ()), nodes,
+            declarations,
+        )  # fmt: skip
+
+    def declaration(self, meta: Any, children: list[Any]) -> A.Declaration:
+        name, *rest = children
+        args = _present(rest)
+        positional = tuple(a for a in args if not isinstance(a, tuple))
+        keywords = tuple(a for a in args if isinstance(a, tuple))
+        return A.Declaration(str(name), positional, keywords, self._tspan(name))
 
     def params(self, meta: Any, children: list[Any]) -> tuple[A.ParamDef, ...]:
         return _present(children)
@@ -232,6 +242,10 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     def let_clause(self, meta: Any, children: list[Any]) -> A.Let:
         name, value = children
         return A.Let(str(name), value, self._tspan(name))
+
+    def require_clause(self, meta: Any, children: list[Any]) -> list[A.Where]:
+        """A condition whose failure is an error, not a refusal: one Where, never split."""
+        return [A.Where(children[0], self._source_text(children[0]), children[0].span, required=True)]
 
     def where_clause(self, meta: Any, children: list[Any]) -> list[A.Where]:
         """One Where per operand of the top-level ``and`` chain, so a refusal names it."""

@@ -16,13 +16,14 @@ from typing import Any
 
 import attrs
 
-from graphrewrite.engine.errors import Diagnostic, LanguageError, suggest
+from graphrewrite.engine.errors import Diagnostic, LanguageError, RuleError, suggest
 from graphrewrite.engine.graph import Graph, Node, TensorRef
 from graphrewrite.engine.pattern import Match, Op, Pattern, Tensor
 from graphrewrite.engine.rewrite import Rewrite
 from graphrewrite.grammar import rule_ast as A
 from graphrewrite.rules.checks import BindingInfo, Checker, literal_value
 from graphrewrite.rules.closures import Closure, Compiled
+from graphrewrite.rules.declarations import compile_facts, script_text
 from graphrewrite.rules.expr import Bound, Env, EvalError
 from graphrewrite.rules.functions import FUNCTIONS
 from graphrewrite.rules.params import Kind, Param
@@ -47,7 +48,7 @@ class Program:
     nodes: Mapping[str, A.NodeTemplate] = attrs.field(factory=dict)  # node-valued lets
     _last: tuple[Any, ...] = ()  # (match, graph, env): guard and builder share one Env
     _compiled: Compiled = attrs.field(init=False)
-    _conditions: tuple[tuple[str, Closure], ...] = attrs.field(init=False)
+    _conditions: tuple[tuple[str, bool, Closure], ...] = attrs.field(init=False)
     _slots: tuple[tuple[str, BindingInfo], ...] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -57,7 +58,7 @@ class Program:
         for template in (self.rewrite, *self.nodes.values()):
             for expr in _template_exprs(template):
                 self._compiled.closure(expr)
-        self._conditions = tuple((w.text, self._compiled.closure(w.expr)) for w in self.wheres)
+        self._conditions = tuple((w.text, w.required, self._compiled.closure(w.expr)) for w in self.wheres)
         self._slots = tuple((n, info) for n, info in self.bindings.items() if not n.startswith(INTERNAL))
 
     def env(self, match: Match, graph: Graph, ctx: Any) -> Env:
@@ -83,15 +84,22 @@ class Program:
         return env
 
     def guard(self, match: Match, graph: Graph, ctx: Any) -> str | None:
-        """None when every ``where`` condition holds, else the first failure as a reason."""
+        """None when every condition holds, else the first failure as a reason; a failed
+        ``require`` is a RuleError naming the rule and the node instead."""
         env = self.env(match, graph, ctx)
-        for text, condition in self._conditions:
+        for text, required, condition in self._conditions:
+            keyword = "require" if required else "where"
             try:
                 holds = env.truth(condition(env))
             except EvalError as exc:
-                return f"where {text}: {exc}"
-            if not holds:
-                return f"where {text} is false"
+                reason = f"{keyword} {text}: {exc}"
+            else:
+                if holds:
+                    continue
+                reason = f"{keyword} {text} is false"
+            if required:
+                raise RuleError(f"{self.name}: at '{match.root}': {reason}")
+            return reason
         return None
 
     def build(self, match: Match, graph: Graph, ctx: Any) -> Rewrite | str:
@@ -159,6 +167,7 @@ def compile_rule(rule_def: A.RuleDef, *, validate: bool = True) -> tuple[Rule | 
     params = [p for p in (compile_param(d, checker) for d in rule_def.params) if p is not None]
     # A parameter is a let whose value comes from the step's arguments.
     lets: dict[str, A.Expr] = {p.name: _param_expr(d) for p, d in zip(params, rule_def.params, strict=False)}
+    facts = compile_facts(rule_def.declarations, tuple(params), dict(lets), checker)
     for let in rule_def.lets:
         checker.expr(let.expr, lets)
         if let.name in patterns.bindings or let.name in lets:
@@ -187,6 +196,7 @@ def compile_rule(rule_def: A.RuleDef, *, validate: bool = True) -> tuple[Rule | 
         program.guard if rule_def.wheres else None,
         tuple(params),
         source=rule_def.span,
+        facts=facts,
     )
     return rule, []
 
@@ -200,18 +210,13 @@ def compile_param(param: A.ParamDef, checker: Checker) -> Param | None:
         return None
     declared = Param(param.name, kind)
     try:
-        choices = tuple(declared.convert(_text(literal_value(c))) for c in param.choices)
+        choices = tuple(declared.convert(script_text(literal_value(c))) for c in param.choices)
         declared = attrs.evolve(declared, choices=choices)
-        default = None if param.default is None else declared.convert(_text(literal_value(param.default)))
+        default = None if param.default is None else declared.convert(script_text(literal_value(param.default)))
     except ValueError as exc:
         checker.error(param.span, f"parameter '{param.name}': {exc}")
         return None
     return attrs.evolve(declared, default=default, required=param.default is None)
-
-
-def _text(value: Any) -> str:
-    """A literal as a script would write it (``true``, ``1.5``, ``float16``)."""
-    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _param_expr(param: A.ParamDef) -> A.Expr:

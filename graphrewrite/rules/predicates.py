@@ -65,6 +65,7 @@ _elementwise("abs", np.abs, "Absolute value, elementwise.")
 _elementwise("exp", np.exp, "e ** x, elementwise.")
 _elementwise("log", np.log, "Natural logarithm, elementwise.")
 _elementwise("square", np.square, "x * x, elementwise.")
+_elementwise("isfinite", np.isfinite, "True where x is neither infinite nor NaN, elementwise.")
 
 
 @register("all", 1)

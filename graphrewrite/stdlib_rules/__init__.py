@@ -50,7 +50,7 @@ def standard_rules() -> RuleSet:
             attrs_.ADD_DEFAULT_ATTRIBUTES,
             names.RENAME_NODE,
             names.OBFUSCATE_NAMES,
-            backports.BACKPORT_CONCATV2,
+            files["backport_concatv2"],
             backports.BACKPORT_TENSOR_ARRAY_V3,
             # constant folding, and the rules written in the rule language
             FOLD_CONSTANTS,
@@ -70,7 +70,7 @@ def standard_rules() -> RuleSet:
             # compression (lossy: their facts give the tolerance --verify uses)
             QUANTIZE_WEIGHTS,
             round_weights.ROUND_WEIGHTS,
-            round_weights.CAST_WEIGHTS,
+            files["cast_weights"],
             QUANTIZE_NODES,
             FREEZE_REQUANTIZATION_RANGES,
             # logging and lookups

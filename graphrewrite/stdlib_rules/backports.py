@@ -1,8 +1,6 @@
-"""Backports: rewrite newer ops into the older forms old TensorFlow runtimes know.
+"""``backport_tensor_array_v3``: the backport that is not pattern-shaped (``backport_concatv2``
+is a rule in ``backports.rules``).
 
-- ``backport_concatv2``: ``ConcatV2(v1..vN, axis)`` -> ``Concat(axis, v1..vN)``, ``Tidx``
-  dropped, control inputs kept at the end (GTT took the last input, which is a control
-  input when there are any, as the axis). An int64 axis is an error: ``Concat`` takes int32.
 - ``backport_tensor_array_v3``: ``TensorArray*V3`` -> ``*V2``. The flow output of
   ``TensorArrayV3``/``TensorArrayGradV3`` (``:1``) is read from a new float Const 1.0
   ``<node>/replacement_flow_node`` (as GTT), which here keeps a control edge on the array so
@@ -20,7 +18,6 @@ from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.edit import with_nodes
-from graphrewrite.engine.errors import RuleError
 from graphrewrite.engine.feeds import VISIBLE
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.rules.facts import Checked, Facts
@@ -29,34 +26,15 @@ from graphrewrite.stdlib_rules.opinfo import attr_names
 
 INT32, RESOURCE, STRING = DType(3), DType(20), DType(7)
 
-# -- backport_concatv2 ---------------------------------------------------------------------
-
-
-def concat_v1(node: Node) -> Node:
-    """The ``Concat`` equivalent of ConcatV2 *node*; RuleError for an int64 axis."""
-    data = node.data_inputs
-    tidx = node.get("Tidx", INT32)
-    if tidx != INT32:
-        raise RuleError(f"backport_concatv2: ConcatV2 '{node.name}' has a {tidx} axis; Concat takes int32 only")
-    if not data:
-        raise RuleError(f"backport_concatv2: ConcatV2 '{node.name}' has no axis input")
-    inputs = (data[-1], *data[:-1], *node.control_inputs)
-    attr = {k: v for k, v in node.attr.items() if k != "Tidx"}
-    return Node(node.name, "Concat", inputs, node.device, attr)
-
-
-@paused
-def backport_concatv2(graph: Graph, ctx: Context) -> Graph:
-    """Every ConcatV2 becomes Concat."""
-    return with_nodes(graph, {n: concat_v1(graph.node(n)) for n in graph.nodes_of_op("ConcatV2")})
-
-
 # -- backport_tensor_array_v3 ----------------------------------------------------------------
 
 WITH_FLOW = ("TensorArrayV3", "TensorArrayGradV3")
 RENAMED = (
     *WITH_FLOW,
-    *(f"TensorArray{k}V3" for k in ("Write", "Read", "Gather", "Scatter", "Concat", "Split", "Size", "Close")),
+    *(
+        f"TensorArray{k}V3"
+        for k in ("Write", "Read", "Gather", "Scatter", "Concat", "Split", "Size", "Close")
+    ),
 )
 PASS_THROUGH = frozenset({"Enter", "RefEnter", "Exit", "Identity", "Switch", "Merge", "NextIteration"})
 
@@ -104,17 +82,13 @@ def backport_tensor_array_v3(graph: Graph, ctx: Context) -> Graph:
     _retype_handles(graph, sorted(flows), changed)
     graph = with_nodes(graph, changed)
     one = np.asarray(1.0, np.float32)
-    consts = [Node.make(f, "Const", [f"^{n}"], {"dtype": DType(1), "value": one}, graph.node(n).device) for n, f in flows.items()]
+    consts = [
+        Node.make(f, "Const", [f"^{n}"], {"dtype": DType(1), "value": one}, graph.node(n).device)
+        for n, f in flows.items()
+    ]
     return graph.replace(consts)
 
 
-BACKPORT_CONCATV2 = Pass(
-    "backport_concatv2",
-    "ConcatV2(v..., axis) -> Concat(axis, v...) (unlike GTT: control inputs are not taken for the axis)",
-    backport_concatv2,
-    feeds=VISIBLE,  # new op names, the same values
-    facts=Facts(checked=Checked(cases="concatenations", promise=("no_op", "ConcatV2"))),
-)
 BACKPORT_TENSOR_ARRAY_V3 = Pass(
     "backport_tensor_array_v3",
     "TensorArray*V3 -> TensorArray*V2, flow -> Const 1.0 (unlike GTT: V3-only attributes dropped, handles retyped)",

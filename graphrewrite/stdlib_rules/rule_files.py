@@ -1,5 +1,5 @@
 """The standard rule files (``*.rules`` beside this module), compiled: batch-norm folding, GTT's
-convolution fusions, atrous flattening and arithmetic identities.
+convolution fusions, atrous flattening, arithmetic identities, backports and weight storage.
 
 ``simplify_arithmetic`` also holds the Python rules of :mod:`graphrewrite.stdlib_rules.hoist`
 (hoisting unary ops over concatenations, flattening nested concatenations, removing
@@ -21,7 +21,7 @@ from graphrewrite.rules.loader import load_rules_text
 from graphrewrite.rules.rule import Group, Transform
 from graphrewrite.stdlib_rules import hoist
 
-RULE_FILES = ("batchnorm.rules", "fuse.rules", "arithmetic.rules")
+RULE_FILES = ("batchnorm.rules", "fuse.rules", "arithmetic.rules", "backports.rules", "weights.rules")
 
 
 

@@ -23,12 +23,13 @@ def lossy_transforms() -> dict[str, tuple[float, float]]:
 
 
 def _entry(item: Any) -> tuple[Any, Mapping[str, Any]]:
-    """The transform (or its name) and arguments of a transform name, a ``(name, args)`` pair,
-    or anything with ``.name`` and ``.args`` (a pipeline ``Step``, whose facts are its own)."""
+    """The transform (or its name) and arguments of a transform name, a ``(name or transform,
+    args)`` pair, or anything with ``.name`` and ``.args`` (a pipeline ``Step``, whose facts
+    are its own)."""
     if isinstance(item, str):
         return item, {}
     if isinstance(item, tuple) and len(item) == 2:
-        return str(item[0]), dict(item[1] or {})
+        return item[0], dict(item[1] or {})
     return getattr(item, "transform", None) or str(item.name), dict(getattr(item, "args", {}) or {})
 
 

@@ -20,7 +20,7 @@ from graphrewrite import _tf
 from graphrewrite.engine.attrvalues import DType
 from graphrewrite.stdlib_rules.quantize_nodes import QUANTIZE_NODES
 from graphrewrite.stdlib_rules.quantize_weights import QUANTIZE_WEIGHTS
-from graphrewrite.stdlib_rules.round_weights import CAST_WEIGHTS
+from graphrewrite.stdlib_rules.rule_files import BY_NAME
 from graphrewrite.stdlib_rules.tolerances import tolerance_for
 
 pytestmark = pytest.mark.slow
@@ -98,7 +98,7 @@ def test_per_channel_scaled_weights_run_within_tolerance(mobilenet):
 
 def test_float16_weights_halve_the_graph(mobilenet):
     graph_def, inp, out, *_ = mobilenet
-    cast, _ = apply(CAST_WEIGHTS, graph_def, [inp], [out], dtype=DType.named("float16"))
+    cast, _ = apply(BY_NAME["cast_weights"], graph_def, [inp], [out], dtype=DType.named("float16"))
     assert cast.ByteSize() / graph_def.ByteSize() < 0.55
     assert_within(cast, mobilenet, ["cast_weights"])
 

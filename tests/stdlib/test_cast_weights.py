@@ -9,12 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from graphrewrite import _tf
+from graphrewrite import _tf, transform_graph
 from graphrewrite.engine.attrvalues import DType
-from graphrewrite.engine.errors import UsageError
-from graphrewrite.stdlib_rules.round_weights import CAST_WEIGHTS
+from graphrewrite.engine.errors import LanguageError
+from graphrewrite.stdlib_rules.rule_files import BY_NAME
 
 RNG = np.random.RandomState(5)
+CAST_WEIGHTS = BY_NAME["cast_weights"]  # written in weights.rules
 
 
 def matmul_graph(w: np.ndarray):
@@ -34,7 +35,7 @@ def test_weights_are_stored_narrow_and_cast_back(dtype, eps):
     out, report = apply(CAST_WEIGHTS, graph_def, ["x"], ["y"], dtype=DType.named(dtype), minimum_size=100)
     assert report.applied == 1
     by_name = nodes(out)
-    cast, stored = by_name["w"], by_name[f"w_{dtype}_const"]
+    cast, stored = by_name["w"], by_name["w/stored"]
     assert cast.op == "Cast" and list(cast.input) == [stored.name]
     assert DType(cast.attr["SrcT"].type).name == dtype and DType(cast.attr["DstT"].type).name == "float32"
     assert const_value(stored).dtype.itemsize == 2
@@ -57,18 +58,23 @@ def test_small_consts_and_overflowing_values_are_refused_with_reasons():
     assert report.applied == 0
     (stats,) = report.rules
     assert stats.rejected == {
-        "fewer than minimum_size=1024 elements": 1,
-        "not a float32 Const": 1,
-        "values up to 100000 overflow float16": 1,
+        "where size(w) >= minimum_size is false": 1,
+        'where dtype(w) == "float32" is false': 1,
+        'where dtype == "bfloat16" or max(abs(w)) <= 65504 is false': 1,  # 1e5 overflows float16
     }
     out, report = apply(CAST_WEIGHTS, build(body), [], ["a", "b", "c"], dtype=DType.named("bfloat16"))
     assert report.applied == 1 and nodes(out)["huge"].op == "Cast"
 
 
-def test_other_dtypes_are_usage_errors():
-    with pytest.raises(UsageError, match="dtype=int8"):
-        apply(CAST_WEIGHTS, matmul_graph(RNG.randn(64, 32).astype(np.float32)), ["x"], ["y"],
-              dtype=DType.named("int8"))
+def test_other_dtypes_are_located_errors_before_anything_runs():
+    graph_def = matmul_graph(RNG.randn(64, 32).astype(np.float32))
+    with pytest.raises(LanguageError, match="expected one of float16, bfloat16, got 'int8'"):
+        transform_graph(graph_def, ["x"], ["y"], "cast_weights(dtype=int8)")
+
+
+def test_the_tolerance_follows_the_dtype():
+    assert CAST_WEIGHTS.facts.tolerance({}) == (1e-2, 1e-3)
+    assert CAST_WEIGHTS.facts.tolerance({"dtype": DType.named("bfloat16")}) == (5e-2, 1e-2)
 
 
 @settings(max_examples=60, deadline=None)

@@ -107,3 +107,18 @@ def test_a_graph_does_not_share_the_callers_nodedefs():
     graph_def.node[0].op = "Const"
     graph_def.node[0].attr["dtype"].type = 3
     assert graph.node("x").op == "Placeholder" and graph.to_graphdef().node[0].attr["dtype"].type == 1
+
+
+def test_the_dtype_table_is_tensorflows():
+    """DType names and numbers come from a table (no TensorFlow import); it must be TF's."""
+    import tensorflow as tf
+
+    from graphrewrite.engine.attrvalues import _NAMES
+
+    for enum, name in _NAMES.items():
+        assert tf.as_dtype(enum).name == name
+        assert DType.named(name) == DType(enum) and DType(enum).name == name
+    assert DType.named("DT_FLOAT") == DType.named("float") == DType(1)
+    assert DType.named("float32_ref").name == "float32_ref"  # the rest still asks TensorFlow
+    with pytest.raises(ValueError, match="unknown dtype 'floot'"):
+        DType.named("floot")
