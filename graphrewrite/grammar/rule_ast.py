@@ -175,6 +175,14 @@ class ConstTemplate:
 
 Template = TensorTemplate | NodeTemplate | ConstTemplate
 
+
+@attrs.frozen
+class OutputsTemplate:
+    """``rewrite (a, b, *xs)``: output k of the root is replaced by the k-th tensor listed."""
+
+    items: tuple[Template | SpreadTemplate, ...]
+    span: Span = attrs.field(eq=False)
+
 # ---- rules and files -----------------------------------------------------------------------
 
 
@@ -240,7 +248,7 @@ class RuleDef:
     match: PatternExpr
     lets: tuple[Let, ...]
     wheres: tuple[Where, ...]
-    rewrite: Template
+    rewrite: Template | OutputsTemplate
     span: Span = attrs.field(eq=False)
     summary: str = ""  # "match-text -> rewrite-text", the doc when none is written
     params: tuple[ParamDef, ...] = ()

@@ -169,6 +169,13 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         start, end = self.offsets.get(id(node), (0, 0))
         return _collapse(self.text[start:end])
 
+    def _template_text(self, template: Any) -> str:
+        if isinstance(template, A.OutputsTemplate):
+            return "(" + ", ".join(self._template_text(i) for i in template.items) + ")"
+        if isinstance(template, A.SpreadTemplate):
+            return f"*{template.name}"
+        return self._source_text(template)
+
     # -- file structure --
 
     def start(self, meta: Any, items: list[Any]) -> list[Any]:
@@ -181,7 +188,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         lets = tuple(c for c in clauses if isinstance(c, A.Let))
         nodes = tuple(c for c in clauses if isinstance(c, A.LetNode))
         wheres = tuple(w for c in clauses if isinstance(c, list) for w in c)
-        summary = f"{self._source_text(match)} -> {self._source_text(rewrite)}"
+        summary = f"{self._source_text(match)} -> {self._template_text(rewrite)}"
         return A.RuleDef(
             str(name), doc, match, lets, wheres, rewrite, self._tspan(name), summary, tuple(params or ()), nodes,
             declarations,
@@ -238,6 +245,9 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
 
     def rewrite_clause(self, meta: Any, children: list[Any]) -> Any:
         return children[0]
+
+    def rewrite_outputs(self, meta: Any, children: list[Any]) -> A.OutputsTemplate:
+        return A.OutputsTemplate(tuple(children), self._span(meta))
 
     def let_clause(self, meta: Any, children: list[Any]) -> A.Let:
         name, value = children

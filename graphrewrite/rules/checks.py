@@ -210,8 +210,11 @@ class Checker:
 
     # -- templates --
 
-    def template(self, template: A.Template | A.SpreadTemplate, names: Collection[str]) -> None:
-        if isinstance(template, A.SpreadTemplate):
+    def template(self, template: A.Template | A.SpreadTemplate | A.OutputsTemplate, names: Collection[str]) -> None:
+        if isinstance(template, A.OutputsTemplate):
+            for item in template.items:
+                self.template(item, names)
+        elif isinstance(template, A.SpreadTemplate):
             info = self.bindings.get(template.name)
             if info is None or not info.is_list:
                 what = "a single value" if info is not None else "not bound by the pattern"

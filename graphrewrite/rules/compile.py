@@ -44,7 +44,7 @@ class Program:
     bindings: Mapping[str, BindingInfo]
     lets: Mapping[str, A.Expr]
     wheres: tuple[A.Where, ...]
-    rewrite: A.Template
+    rewrite: A.Template | A.OutputsTemplate
     nodes: Mapping[str, A.NodeTemplate] = attrs.field(factory=dict)  # node-valued lets
     _last: tuple[Any, ...] = ()  # (match, graph, env): guard and builder share one Env
     _compiled: Compiled = attrs.field(init=False)
@@ -110,8 +110,10 @@ class Program:
             self._last = ()
 
 
-def _template_exprs(template: A.Template | A.SpreadTemplate) -> list[A.Expr]:
+def _template_exprs(template: A.Template | A.SpreadTemplate | A.OutputsTemplate) -> list[A.Expr]:
     """The expressions a rewrite template evaluates: const(...) values and attribute settings."""
+    if isinstance(template, A.OutputsTemplate):
+        return [e for item in template.items for e in _template_exprs(item)]
     if isinstance(template, A.ConstTemplate):
         return [template.expr]
     if isinstance(template, A.NodeTemplate):

@@ -295,6 +295,17 @@ def _single_use(env: Env, x: Any) -> bool:
     return env.graph.consumer_count(node.name) == 1 and node.name not in env.ctx.protected
 
 
+@register("copies_device", 1, raw=True)
+def _copies_device(env: Env, x: Any) -> bool:
+    """copies_device(n): n reads a data input produced on another device (it is a transfer)."""
+    node = node_arg(x, "copies_device")
+    for ref in node.data_inputs if node.device else ():
+        producer = env.graph.get(ref.node)
+        if producer is not None and producer.device and producer.device != node.device:
+            return True
+    return False
+
+
 @register("outputs_unused", (1, 2), raw=True)
 def _outputs_unused(env: Env, x: Any, first: Any = 1) -> bool:
     """outputs_unused(n, k=1): no node reads output k or later of n."""

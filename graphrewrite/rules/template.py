@@ -35,7 +35,8 @@ class Refusal(Exception):
 
 
 def build_rewrite(
-    rule: str, template: A.Template, env: Env, match: Match, graph: Graph, nodes: Mapping[str, A.NodeTemplate] | None = None
+    rule: str, template: A.Template | A.OutputsTemplate, env: Env, match: Match, graph: Graph,
+    nodes: Mapping[str, A.NodeTemplate] | None = None,
 ) -> Rewrite | str:
     """The Rewrite for *match*, or a reason string when it cannot be built. *nodes* are the
     rule's node-valued lets, built when the template first uses them."""
@@ -76,8 +77,10 @@ class _Builder:
         self.added: dict[str, Node] = {}
         self.claimed: set[str] = set()
 
-    def rewrite(self, template: A.Template) -> Rewrite:
+    def rewrite(self, template: A.Template | A.OutputsTemplate) -> Rewrite:
         remove = self._removable()
+        if isinstance(template, A.OutputsTemplate):
+            return self._outputs(template, remove)
         if isinstance(template, A.TensorTemplate):
             target = self.tensor(template)
             self._check_other_outputs()
@@ -96,13 +99,30 @@ class _Builder:
             raise Refusal(f"the replacement of '{self.root.name}' is the node itself")
         return Rewrite(self.rule, self.root.name, remove=remove, add=tuple(self.added.values()))
 
+    def _outputs(self, template: A.OutputsTemplate, remove: frozenset[str]) -> Rewrite:
+        """``rewrite (a, b, *xs)``: the root's output k is read from the k-th tensor instead."""
+        targets: list[TensorRef] = []
+        for item in template.items:
+            targets += self.match.tensors(item.name) if isinstance(item, A.SpreadTemplate) else [self.tensor(item)]
+        if self.root.name in self.env.ctx.protected:
+            raise Refusal(f"'{self.root.name}' is a graph input or output")
+        for consumer in self.graph.consumers(self.root.name):
+            for ref in self.graph.node(consumer).inputs:
+                if ref.node == self.root.name and ref.port >= len(targets):
+                    raise Refusal(f"output {ref.port} of '{self.root.name}' is read by '{consumer}', but the rewrite gives {len(targets)}")
+        if any(t.node == self.root.name for t in targets):
+            raise Refusal(f"the replacement of '{self.root.name}' reads the node itself")
+        redirect = tuple((TensorRef(self.root.name, k), target) for k, target in enumerate(targets))
+        return Rewrite(self.rule, self.root.name, remove=remove, add=tuple(self.added.values()), redirect=redirect)
+
     def _removable(self) -> frozenset[str]:
-        """The matched nodes, and the Consts they read through wildcards (``Reshape(x, _)``);
+        """The matched nodes, and the Consts they read as data through wildcards
+        (``Reshape(x, _)``; a control input is an ordering the graph asked for, and stays);
         the engine keeps whichever is still used after the rewrite."""
         consts = set()
         for name in self.match.nodes:
             node = self.graph.get(name)
-            for ref in node.inputs if node is not None else ():
+            for ref in node.data_inputs if node is not None else ():
                 producer = self.graph.get(ref.node)
                 if producer is not None and producer.op == "Const":
                     consts.add(ref.node)

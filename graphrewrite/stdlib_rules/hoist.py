@@ -1,4 +1,4 @@
-"""The ``simplify_arithmetic`` rules the rule language cannot express, as Python ``Rule`` values.
+"""The ``simplify_arithmetic`` rules the rule language cannot express yet, as Python ``Rule`` values.
 
 - ``hoist_unary_over_concat``: ``ConcatV2(Relu(a), Relu(b), axis) -> Relu(ConcatV2(a, b, axis))``
   for any number of inputs, and any elementwise op that keeps its input's dtype (grappler's
@@ -6,9 +6,6 @@
   only the hoisted ops are flattened into the new concatenation while it is built.
 - ``merge_nested_concat``: ``ConcatV2(ConcatV2(a, b, axis), c, axis) -> ConcatV2(a, b, c, axis)``
   (grappler's constant folding does the same).
-- ``remove_identity_n``: ``IdentityN(x, y)`` (and ``Identity(x)``) output ``k`` -> input ``k``.
-  Keras' custom-gradient activations (swish) leave an ``IdentityN`` that is an identity at
-  inference.
 
 Why Python: ``ConcatV2(*xs, axis)`` captures the inputs, but "every captured input is the same
 unary op with equal attributes, read only by this concatenation" is a condition over a list,
@@ -185,36 +182,4 @@ merge_nested_concat = Rule(
 )
 
 
-# -- remove_identity_n ---------------------------------------------------------------------------
-
-
-def _identity_reason(match: Match, graph: Graph, ctx: Context) -> str | None:
-    node = graph.node(match.root)
-    if node.name in ctx.protected:
-        return f"'{node.name}' is a graph input or output"
-    if not node.data_inputs:
-        return f"'{node.name}' has no data input"
-    for ref in node.data_inputs:
-        producer = graph.get(ref.node)
-        if producer is not None and node.device and producer.device and producer.device != node.device:
-            return f"'{node.name}' copies '{ref}' from {producer.device} to {node.device}"
-    return None
-
-
-def _remove_identity(match: Match, graph: Graph, ctx: Context) -> Rewrite | str:
-    node = graph.node(match.root)
-    redirect = tuple((TensorRef(node.name, k), ref) for k, ref in enumerate(node.data_inputs))
-    remove = frozenset({node.name} | _consts_read(graph, [node]))
-    return Rewrite("remove_identity_n", node.name, remove=remove, redirect=redirect)
-
-
-remove_identity_n = Rule(
-    "remove_identity_n",
-    "IdentityN(x, y, ...):k -> input k, and Identity(x) -> x (not for graph outputs or device copies)",
-    Op(frozenset({"IdentityN", "Identity"}), None, "identity"),
-    _remove_identity,
-    _identity_reason,
-)
-
-
-RULES: tuple[Rule, ...] = (remove_identity_n, hoist_unary_over_concat, merge_nested_concat)
+RULES: tuple[Rule, ...] = (hoist_unary_over_concat, merge_nested_concat)
