@@ -8,7 +8,7 @@ Each convertible op ``n`` (see ``quantize_ops.QUANTIZED_OPS``) becomes::
     n = Dequantize(MIN_FIRST)                                            (same name, float)
 
 then adjacent ``Dequantize -> QuantizeV2`` pairs are cancelled so chains of eight-bit ops stay
-eight-bit (``requantize.REMOVE_REDUNDANT``). Run ``quantize_weights`` first so weights arrive
+eight-bit (``remove_redundant_quantizations`` in quantize.rules). Run ``quantize_weights`` first so weights arrive
 already quantized. GTT's steps are kept, in order: quantize Placeholders (``input_min``/
 ``input_max``), hoist and convert FakeQuants, convert ops, merge adjacent Requantizes, remove
 redundant quantizations. Differences from GTT (docs/compression.md): per-input quantizers are
@@ -34,7 +34,7 @@ from graphrewrite.engine.graph import Graph, Node, TensorRef
 from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Pass
-from graphrewrite.stdlib_rules import requantize
+from graphrewrite.stdlib_rules import requantize, rule_files
 from graphrewrite.stdlib_rules.op_signature import in_out_types
 from graphrewrite.stdlib_rules.quantize_ops import (
     BROADCASTING,
@@ -258,8 +258,8 @@ def quantize_nodes(graph: Graph, ctx: Any) -> Graph:
     graph = requantize.hoist_fake_quants(graph, ctx)
     graph = requantize.apply_once(graph, requantize.CONVERT_FAKE_QUANT, ctx)
     graph = convert_ops(graph, settings)
-    graph = requantize.apply_once(graph, requantize.MERGE_ADJACENT_REQUANTIZES, ctx)
-    return requantize.REMOVE_REDUNDANT.apply(graph, ctx)[0]
+    graph = requantize.apply_once(graph, rule_files.BY_NAME["merge_adjacent_requantizes"], ctx)
+    return rule_files.BY_NAME["remove_redundant_quantizations"].apply(graph, ctx)[0]
 
 
 QUANTIZE_NODES = Pass(

@@ -1,17 +1,14 @@
-"""The pattern-shaped steps of ``quantize_nodes``: FakeQuant handling and redundant quantizations.
+"""The FakeQuant steps of ``quantize_nodes``, which name their nodes as GTT does (the clean-ups
+after them are rules in ``quantize.rules``).
 
 - ``hoist_fake_quants``: ``FakeQuant(relu(bias))`` -> ``relu(FakeQuant(bias))`` so the trained
   range sits right after the op with a 32-bit result. GTT hoists through any single-input op;
   here only through ops that commute with a monotone quantizer (:data:`HOISTABLE`).
 - ``CONVERT_FAKE_QUANT``: ``FakeQuantWithMinMaxVars(x, lo, hi)`` ->
   ``Dequantize(Requantize(QuantizeV2<qint32>(x, lo, hi), lo, hi))``.
-- ``MERGE_ADJACENT_REQUANTIZES``: a dynamic Requantize followed by one with trained Const ranges
-  becomes one Requantize with the trained range.
-- ``REMOVE_REDUNDANT``: ``QuantizeV2(Dequantize(q, lo, hi), Min, Max)`` -> ``(q, lo, hi)``, so
-  adjacent eight-bit ops pass eight-bit data. The Dequantize stays while something else reads it.
 
-GTT applies each of the first three once over the whole graph (``ReplaceMatchingOpTypes``);
-:func:`apply_once` does the same. Only ``REMOVE_REDUNDANT`` runs to a fixed point.
+GTT applies each of these (and ``merge_adjacent_requantizes``) once over the whole graph
+(``ReplaceMatchingOpTypes``); :func:`apply_once` does the same.
 """
 
 from __future__ import annotations
@@ -128,66 +125,4 @@ CONVERT_FAKE_QUANT = Rule(
     _op("FakeQuantWithMinMaxVars", Tensor("x"), _op("Const", bind="lo"), _op("Const", bind="hi"), bind="fq"),
     _convert_fake_quant,
     _fake_quant_guard,
-)
-
-# -- adjacent Requantizes ------------------------------------------------------------------------
-
-
-def _merge_pattern() -> Op:
-    inner = _op("Requantize", Tensor("a"), Tensor(), Tensor(), _op("RequantizationRange", bind="r0", port=None),
-                _op("RequantizationRange", bind="r1", port=None), bind="inner")
-    deq = _op("Dequantize", inner, _op("Requantize", bind="inner", port=1), _op("Requantize", bind="inner", port=2),
-              bind="deq")
-    quantize = _op("QuantizeV2", deq, _op("Const"), _op("Const"), bind="q")
-    return _op("Requantize", quantize, _op("QuantizeV2", bind="q", port=1), _op("QuantizeV2", bind="q", port=2),
-               _op("Const", bind="lo"), _op("Const", bind="hi"), bind="outer")
-
-
-def _merge_requantizes(match: Any, graph: Graph, ctx: Any) -> Rewrite:
-    outer, source = match.node("outer"), match.tensor("a").node
-    lo, hi = TensorRef(match.node("lo").name, 0), TensorRef(match.node("hi").name, 0)
-    merged = outer.with_inputs([*_refs(source), lo, hi, *outer.control_inputs])
-    doomed = frozenset(match.node(k).name for k in ("q", "deq", "inner", "r0", "r1"))
-    return Rewrite("merge_adjacent_requantizes", outer.name, remove=doomed, add=(merged,))
-
-
-MERGE_ADJACENT_REQUANTIZES = Rule(
-    "merge_adjacent_requantizes",
-    "Requantize(QuantizeV2(Dequantize(Requantize(q, RequantizationRange)), lo, hi)) -> Requantize(q, lo, hi)",
-    _merge_pattern(),
-    _merge_requantizes,
-)
-
-# -- redundant Dequantize -> QuantizeV2 pairs ------------------------------------------------------
-
-
-def _redundant_guard(match: Any, graph: Graph, ctx: Any) -> str | None:
-    deq, quantize = match.node("deq"), match.node("q")
-    for node in (deq, quantize):
-        if str(node.get("T")) != "quint8" or node.get("mode") != "MIN_FIRST":
-            return f"'{node.name}' is not quint8 MIN_FIRST"
-    if deq.get("axis", -1) != -1 or len(deq.data_inputs) != 3:
-        return f"'{deq.name}' is per-channel"
-    return None
-
-
-def _cancel(match: Any, graph: Graph, ctx: Any) -> Rewrite:
-    deq, quantize = match.node("deq"), match.node("q")
-    redirect = tuple(zip(_refs(quantize.name), deq.data_inputs, strict=True))
-    doomed = {quantize.name, deq.name, match.node("min").name, match.node("max").name}
-    for name in (match.node("min").name, match.node("max").name):
-        for ref in graph.node(name).data_inputs:  # the Reshape and the dims Consts GTT leaves behind
-            doomed.add(ref.node)
-            producer = graph.get(ref.node)
-            if producer is not None and producer.op == "Reshape":
-                doomed.update(r.node for r in producer.data_inputs[1:])
-    return Rewrite("remove_redundant_quantizations", quantize.name, remove=frozenset(doomed), redirect=redirect)
-
-
-REMOVE_REDUNDANT = Rule(
-    "remove_redundant_quantizations",
-    "QuantizeV2(Dequantize(q, lo, hi), Min, Max) -> (q, lo, hi)",
-    _op("QuantizeV2", _op("Dequantize", bind="deq"), _op("Min", bind="min"), _op("Max", bind="max"), bind="q"),
-    _cancel,
-    _redundant_guard,
 )

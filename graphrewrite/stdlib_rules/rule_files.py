@@ -21,7 +21,7 @@ from graphrewrite.rules.loader import load_rules_text
 from graphrewrite.rules.rule import Group, Transform
 from graphrewrite.stdlib_rules import hoist
 
-RULE_FILES = ("batchnorm.rules", "fuse.rules", "arithmetic.rules", "backports.rules", "weights.rules")
+RULE_FILES = ("batchnorm.rules", "fuse.rules", "arithmetic.rules", "backports.rules", "weights.rules", "quantize.rules")
 
 
 
