@@ -198,5 +198,5 @@ INLINE_PARTITIONEDCALL = Pass(
     "PartitionedCall|StatefulPartitionedCall[f](args) -> f's body under <call>/, nested calls too "
     "(unlike GTT: stateful calls, nesting, attr placeholders, output args; unused functions dropped)",
     inline_partitionedcall,
-    facts=Facts(checked=Checked(cases="graphs", fires=False)),
+    facts=Facts(checked=Checked(cases="partitioned_calls")),
 )

@@ -202,10 +202,14 @@ def chains() -> Any:
 
 
 def named(name: str) -> Callable[[], Any]:
-    """The generator called *name*; KeyError naming the known ones."""
-    found = globals().get(name)
+    """The generator called *name*, here or in :mod:`graphrewrite.testing.call_cases`; KeyError
+    naming the known ones."""
+    from graphrewrite.testing import call_cases
+
+    found = globals().get(name) or getattr(call_cases, name, None)
     if not callable(found) or name.startswith("_") or name == "named":
-        known = sorted(n for n, v in globals().items() if callable(v) and not n.startswith("_") and n[0].islower())
+        here = [*globals().items(), *vars(call_cases).items()]
+        known = sorted({n for n, v in here if callable(v) and not n.startswith("_") and n[0].islower() and n != "named"})
         raise KeyError(f"no case generator '{name}' in graphrewrite.testing.cases (known: {', '.join(known)})")
     return found  # type: ignore[no-any-return]
 
