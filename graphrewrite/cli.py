@@ -27,6 +27,7 @@ COMMANDS = {
     "convert": ("convert", "GraphDef .pb <-> .pbtxt"),
     "run": ("run", "run a frozen graph on given or random inputs, optionally timing it"),
     "ops-header": ("ops_header", "the ops and kernels graphs need, as a selective-registration header"),
+    "check": ("check", "will a graph load in a deployment runtime (opencv, tflite, ...), and what fixes it"),
     "serve": ("serve", "serve frozen graphs over TF Serving's REST API and OIP v2, with batching and a page"),
 }
 

@@ -1,0 +1,97 @@
+"""``check --target=opencv`` agrees with the real OpenCV 4.x dnn on graphs that do and do not load."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+tf = pytest.importorskip("tensorflow")
+
+from graphrewrite.targets import checks  # noqa: E402
+
+tf1 = tf.compat.v1
+KERNEL = np.full([3, 3, 4, 4], 0.1, np.float32)
+
+# name -> body over a [1, 8, 8, 4] float input; some load in OpenCV 4.x, some do not.
+BODIES = {
+    "conv_relu": lambda x: tf.nn.relu(tf.nn.conv2d(x, KERNEL, 1, "SAME")),
+    "swish": lambda x: x * tf.sigmoid(x),
+    "sub_maximum": lambda x: tf.maximum(x - 1.0, x * 2.0),
+    "mean_squeeze": lambda x: tf.squeeze(tf.reduce_mean(x, axis=[1, 2], keepdims=True), [1, 2]),
+    "identity_n": lambda x: tf.identity_n([x * 2.0])[0],
+    "minimum": lambda x: tf.minimum(x, x * 2.0),
+    "rsqrt": lambda x: tf.math.rsqrt(x),
+    "neg": lambda x: -x,
+    "tile": lambda x: tf.tile(x, [1, 2, 1, 1]),
+    "gather": lambda x: tf.gather(x, [0, 1], axis=3),
+    "cond_const": lambda x: tf.raw_ops.Merge(inputs=list(tf.raw_ops.Switch(data=x, pred=tf.constant(True))))[0] * 2.0,
+}
+
+
+def build(body) -> object:
+    graph = tf.Graph()
+    with graph.as_default():
+        body(tf1.placeholder(tf.float32, [1, 8, 8, 4], name="x"))
+    return graph.as_graph_def()
+
+
+def opencv_loads(path) -> bool:
+    """Load and run once: OpenCV 4.x creates layers lazily, so an unknown op fails at forward()."""
+    try:
+        net = cv2.dnn.readNetFromTensorflow(str(path))
+        net.setInput(np.random.default_rng(0).random((1, 4, 8, 8), dtype=np.float32))
+        net.forward()
+    except cv2.error:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", sorted(BODIES))
+def test_check_agrees_with_opencv(name, tmp_path):
+    graph_def = build(BODIES[name])
+    path = tmp_path / f"{name}.pb"
+    path.write_bytes(graph_def.SerializeToString())
+    report = checks.check(graph_def, "opencv")
+    assert report.loads == opencv_loads(path), checks.render(report, str(path))
+
+
+def test_both_verdicts_occur():
+    verdicts = {checks.check(build(body), "opencv").loads for body in BODIES.values()}
+    assert verdicts == {True, False}
+
+
+def test_switch_on_a_computed_predicate_is_a_finding():
+    def body(x):
+        pred = tf1.placeholder(tf.bool, [], name="training")
+        return tf.raw_ops.Merge(inputs=list(tf.raw_ops.Switch(data=x, pred=pred)))[0]
+
+    report = checks.check(build(body), "opencv")
+    assert [(f.node, f.op) for f in report.findings] == [("Switch", "Switch")]
+    assert "fold_constant_switch" in report.findings[0].fix
+
+
+def test_cli_json_and_exit_status(tmp_path):
+    bad, good = tmp_path / "bad.pb", tmp_path / "good.pb"
+    bad.write_bytes(build(BODIES["identity_n"]).SerializeToString())
+    good.write_bytes(build(BODIES["conv_relu"]).SerializeToString())
+    cmd = [sys.executable, "-m", "graphrewrite", "check", "--target=opencv"]
+    out = subprocess.run([*cmd, "--json", str(bad)], capture_output=True, text=True)
+    assert out.returncode == 1, out.stderr
+    report = json.loads(out.stdout)
+    assert report["loads"] is False
+    assert [(f["op"], f["fix"]) for f in report["findings"]] == [("IdentityN", checks.load_target("opencv").fixes["IdentityN"])]
+    ok = subprocess.run([*cmd, str(good)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "expected to load" in ok.stdout
+
+
+def test_unknown_target_is_one_line(tmp_path):
+    path = tmp_path / "g.pb"
+    path.write_bytes(build(BODIES["conv_relu"]).SerializeToString())
+    out = subprocess.run([sys.executable, "-m", "graphrewrite", "check", "--target=opencvv", str(path)], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "unknown target 'opencvv'" in out.stderr and "Traceback" not in out.stderr
