@@ -22,9 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out_graph", help="output path; text format with --output_as_text or a .pbtxt name")
     parser.add_argument("--inputs", default="", help="comma-separated input names (x, x:0 or ^x)")
     parser.add_argument("--outputs", default="", help="comma-separated output names")
-    parser.add_argument(
-        "--transforms", required=True, help="the transform script, or @FILE to read it from a file"
-    )
+    parser.add_argument("--transforms", help="the transform script, or @FILE to read it from a file")
+    parser.add_argument("--target", help="run the standard script for a runtime: opencv, tflite, openvino, onnx, tfserving, tf")
     parser.add_argument("--output_as_text", action="store_true", help="write a text-format GraphDef")
     parser.add_argument(
         "--rules", action="append", default=[], metavar="FILE", help="load rules from a .rules file (repeatable)"
@@ -60,6 +59,17 @@ def read_script(value: str) -> tuple[str, str, Path | None]:
         raise GraphFileError(f"transform script '{path}' is not UTF-8 text") from None
 
 
+def _script(args: argparse.Namespace) -> tuple[str, str, Path | None]:
+    """The script from --transforms, or the standard one for --target (exactly one is given)."""
+    if (args.transforms is None) == (args.target is None):
+        raise UsageError("transform: give exactly one of --transforms and --target")
+    if args.target is None:
+        return read_script(args.transforms)
+    from graphrewrite.stdlib_rules.target_scripts import target_script
+
+    return target_script(args.target), f"<target {args.target}>", None
+
+
 def run(args: argparse.Namespace) -> int:
     from graphrewrite import io, pipeline
 
@@ -67,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("transform: --out_graph is required (or use --dry-run)")
     if args.out_graph and io.same_file(args.in_graph, args.out_graph):
         raise UsageError(f"transform: --out_graph '{args.out_graph}' is the input file; refusing to overwrite it")
-    text, source, folder = read_script(args.transforms)
+    text, source, folder = _script(args)
     steps = pipeline.compile_pipeline(text, rule_files=args.rules, source=source, base_dir=folder)
     graph_def = io.load_graph(args.in_graph)
     checker = _checker(args, graph_def, steps) if args.verify else None
