@@ -12,6 +12,7 @@ import json
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("graph", help="a frozen GraphDef (.pb or .pbtxt)")
     parser.add_argument("--target", required=True, help="opencv, tflite, openvino, onnx, tfserving or tf")
+    parser.add_argument("--tf_version", help="with --target=tf: the TensorFlow version whose op registry decides")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
@@ -19,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from graphrewrite import io
     from graphrewrite.targets import checks
 
-    target = checks.load_target(args.target)
+    target = checks.load_target(args.target, version=args.tf_version)
     report = checks.check(io.load_graph(args.graph), target)
     if args.json:
         print(json.dumps(checks.as_json(report, args.graph), indent=2))

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from graphrewrite.engine.errors import NameNotFoundError, suggest
+from graphrewrite.engine.errors import NameNotFoundError, UsageError, suggest
 
 try:
     import tomllib
@@ -53,11 +53,12 @@ class Target:
 
     name: str
     runtime: str
-    mode: str  # "allow": only listed ops load; "deny": listed ops do not
+    mode: str  # "allow": only listed ops load; "deny": listed ops do not; "registry": a TF op registry
     ops: frozenset[str]
     fixes: Mapping[str, str]
     restrictions: tuple[Restriction, ...] = ()
     static_input_shapes: bool = False
+    version: str | None = None  # mode "registry": the TensorFlow version whose op registry decides
 
     def rejects_op(self, op: str) -> bool:
         """True when the runtime has no implementation of *op*."""
@@ -97,14 +98,19 @@ def target_names() -> list[str]:
     return sorted(f.name[: -len(".toml")] for f in files if f.name.endswith(".toml"))
 
 
-def load_target(name: str) -> Target:
-    """The target called *name*, read from its data file."""
+def load_target(name: str, *, version: str | None = None) -> Target:
+    """The target called *name*, read from its data file (*version*: a TF version for ``tf``)."""
     names = target_names()
     if name not in names:
         hint = suggest(name, names)
         raise NameNotFoundError(f"unknown target {name!r} (known: {', '.join(names)})" + (f"; {hint}" if hint else ""))
     text = resources.files("graphrewrite.targets").joinpath("data", f"{name}.toml").read_text()
-    return target_from_table(tomllib.loads(text))
+    target = target_from_table(tomllib.loads(text))
+    if target.mode == "registry":
+        target = attrs.evolve(target, version=version or target.version)
+    elif version is not None:
+        raise UsageError(f"target {name!r} takes no version (--tf_version is for --target=tf)")
+    return target
 
 
 def target_from_table(table: Mapping[str, Any]) -> Target:
@@ -121,6 +127,7 @@ def target_from_table(table: Mapping[str, Any]) -> Target:
         fixes=dict(table.get("fixes", {})),
         restrictions=restrictions,
         static_input_shapes=table.get("static_input_shapes", False),
+        version=table.get("default_version"),
     )
 
 
@@ -128,6 +135,11 @@ def check(graph_def: Any, target: Target | str) -> Report:
     """Every node of *graph_def* that *target* will reject, in graph order."""
     if isinstance(target, str):
         target = load_target(target)
+    if target.mode == "registry":
+        from graphrewrite.targets.checks_tf import registry_problems
+
+        found = (Finding(*problem) for problem in registry_problems(graph_def, target.version or ""))
+        return Report(target=target, findings=tuple(found))
     const_names = frozenset(n.name for n in graph_def.node if n.op == "Const")
     findings: list[Finding] = []
     for node in graph_def.node:
@@ -175,7 +187,8 @@ def _shape_problem(node: Any) -> str | None:
 def render(report: Report, graph_path: str) -> str:
     """The report as text: one line per finding and a verdict."""
     target = report.target
-    lines = [f"{graph_path}: target {target.name} ({target.runtime})"]
+    runtime = f"{target.runtime} {target.version}" if target.version else target.runtime
+    lines = [f"{graph_path}: target {target.name} ({runtime})"]
     for f in report.findings:
         lines.append(f"  {f.node} ({f.op}): {f.problem}" + (f"; fix: {f.fix}" if f.fix else "; no transform fixes this"))
     verdict = "expected to load" if report.loads else f"will not load: {len(report.findings)} problem(s)"
@@ -189,6 +202,7 @@ def as_json(report: Report, graph_path: str) -> dict[str, Any]:
         "graph": graph_path,
         "target": report.target.name,
         "runtime": report.target.runtime,
+        "version": report.target.version,
         "loads": report.loads,
         "findings": [f.as_json() for f in report.findings],
     }
