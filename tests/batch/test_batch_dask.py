@@ -1,0 +1,66 @@
+"""graphrewrite batch --scheduler on a real Dask cluster (a LocalCluster with two workers,
+started by the test, reached over TCP like a remote one): the same results as the local pool,
+a failing and a hanging model recorded while the others finish."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from graphrewrite.cli import main
+
+distributed = pytest.importorskip("distributed")
+
+MANIFEST = """
+[defaults]
+timeout = 120
+
+[[model]]
+path = "dense.pb"
+inputs = ["x"]
+outputs = ["out"]
+
+[[model]]
+path = "classifier.keras"
+
+[[model]]
+path = "broken.pb"
+
+[[model]]
+path = "stalled.pb"
+timeout = 15
+"""
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    # Threads are enough: each model runs in a child process the worker only waits on.
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                                  dashboard_address=None) as cluster:  # fmt: skip
+        yield cluster.scheduler_address
+
+
+def test_a_batch_on_a_dask_cluster_records_every_model(zoo, tmp_path, scheduler, capsys):
+    manifest = zoo / "dask.toml"
+    manifest.write_text(MANIFEST)
+    out = tmp_path / "out"
+    code = main(["batch", str(manifest), f"--output_dir={out}", f"--scheduler={scheduler}", "--json"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "the Dask cluster at tcp://" in captured.err and "(2 workers)" in captured.err
+    statuses = {r["name"]: r["status"] for r in map(json.loads, captured.out.splitlines())}
+    assert statuses == {"dense": "ok", "classifier": "ok", "broken": "failed", "stalled": "timeout"}
+    assert (out / "dense.pb").is_file() and (out / "classifier.pb").is_file()
+    recorded = [json.loads(line)["name"] for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted(recorded) == sorted(statuses)
+
+    assert main(["batch", str(manifest), f"--output_dir={out}", f"--scheduler={scheduler}", "--json"]) == 1
+    again = {r["name"]: r["status"] for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert again == {"dense": "skipped", "classifier": "skipped", "broken": "failed", "stalled": "timeout"}
+
+
+def test_an_unreachable_scheduler_is_a_one_line_error(tmp_path, zoo, capsys):
+    code = main(["batch", str(zoo / "dense.pb"), f"--output_dir={tmp_path}", "--scheduler=tcp://127.0.0.1:9"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err and "Traceback" not in err
