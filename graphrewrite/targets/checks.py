@@ -34,16 +34,18 @@ class Restriction:
     equals: Any = None
     input: int | None = None  # rejected unless this input's Const-ness is `const`
     const: bool = True
+    min_inputs: int = 0  # rejected with fewer inputs (control inputs count)
 
     def rejects(self, node: Any, const_names: frozenset[str]) -> bool:
-        """True when *node* (of one of ``ops``) falls under this restriction."""
+        """True when *node* (of one of ``ops``) falls under this restriction (every condition given)."""
         if self.attr is not None and _attr_value(node, self.attr) != self.equals:
+            return False
+        if self.min_inputs and len(node.input) >= self.min_inputs:
             return False
         if self.input is not None:
             if self.input >= len(node.input):
                 return False
-            is_const = node.input[self.input].split(":")[0] in const_names
-            return is_const != self.const
+            return (node.input[self.input].split(":")[0] in const_names) != self.const
         return True
 
 

@@ -23,6 +23,8 @@ BODIES = {
     "swish": lambda x: x * tf.sigmoid(x),
     "sub_maximum": lambda x: tf.maximum(x - 1.0, x * 2.0),
     "mean_squeeze": lambda x: tf.squeeze(tf.reduce_mean(x, axis=[1, 2], keepdims=True), [1, 2]),
+    "noop_grouped": lambda x: [tf.group(x * 2.0), tf.nn.relu(x)][1],
+    "noop_alone": lambda x: [tf.raw_ops.NoOp(), tf.nn.relu(x)][1],
     "identity_n": lambda x: tf.identity_n([x * 2.0])[0],
     "minimum": lambda x: tf.minimum(x, x * 2.0),
     "rsqrt": lambda x: tf.math.rsqrt(x),
