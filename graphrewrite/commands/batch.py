@@ -10,6 +10,9 @@ import json
 import sys
 from typing import Any
 
+HEADER = ("model", "status", "nodes", "seconds", "max abs err", "error")
+COLOURS = {"ok": "green", "skipped": "cyan", "failed": "red", "timeout": "yellow", "crashed": "magenta"}
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("models", metavar="MANIFEST_OR_GLOB",
@@ -48,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         for result in report.results:
             print(json.dumps(result.to_json(), sort_keys=True))
+    elif sys.stdout.isatty():
+        _rich_table(report)
     else:
         print(table(report))
     return 1 if report.failed else 0
@@ -66,18 +71,40 @@ def _script(text: str | None) -> str | None:
         raise UsageError(f"--transforms: cannot read {text[1:]}: {exc.strerror}") from None
 
 
-def table(report: Any) -> str:
-    """The results as an aligned table, then a one-line summary."""
-    rows = [("model", "status", "nodes", "seconds", "max abs err", "error")]
+def _rows(report: Any) -> list[tuple[str, ...]]:
+    rows = []
     for r in report.results:
         nodes = f"{r.nodes_before} -> {r.nodes_after}" if r.nodes_before is not None else ""
         err = "" if r.max_abs_err is None else f"{r.max_abs_err:.3g}"
         rows.append((r.name, r.status, nodes, f"{r.seconds:.1f}", err, r.error))
+    return rows
+
+
+def _summary(report: Any) -> str:
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts().items()))
+    return f"{len(report.results)} models in {report.seconds:.1f} s on {report.where}: {counts}"
+
+
+def table(report: Any) -> str:
+    """The results as an aligned table, then a one-line summary."""
+    rows = [HEADER, *_rows(report)]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:5], widths, strict=True)) + "  " + row[5] for row in rows]
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts().items()))
-    lines.append(f"{len(report.results)} models in {report.seconds:.1f} s on {report.where}: {counts}")
-    return "\n".join(line.rstrip() for line in lines)
+    return "\n".join(line.rstrip() for line in [*lines, _summary(report)])
+
+
+def _rich_table(report: Any) -> None:
+    """The results as a rich table on a terminal (status in colour), then the summary line."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table(*HEADER)
+    for row in _rows(report):
+        grid.add_row(*(Text(cell, style=COLOURS.get(cell, "") if i == 1 else "") for i, cell in enumerate(row)))
+    console = Console()
+    console.print(grid)
+    console.print(_summary(report), markup=False, highlight=False)
 
 
 class _Progress:

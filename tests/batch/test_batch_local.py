@@ -131,3 +131,16 @@ def test_bad_manifests_are_one_line_errors(zoo, tmp_path, capsys, text, message)
 def test_a_glob_that_matches_nothing_is_a_usage_error(tmp_path, capsys):
     assert main(["batch", str(tmp_path / "*.pb"), f"--output_dir={tmp_path}"]) == 2
     assert "no model matches" in capsys.readouterr().err
+
+
+def test_the_terminal_table_shows_every_result_verbatim(capsys):
+    from graphrewrite.batch.results import Result
+    from graphrewrite.batch.run import BatchReport
+    from graphrewrite.commands.batch import _rich_table
+
+    report = BatchReport(
+        (Result("a", "ok", nodes_before=9, nodes_after=4), Result("b", "failed", error="bad [red] input")), 1.0, "here"
+    )
+    _rich_table(report)
+    out = capsys.readouterr().out
+    assert "9 -> 4" in out and "bad [red] input" in out and "2 models in 1.0 s on here: 1 failed, 1 ok" in out
