@@ -1,15 +1,16 @@
 """graphrewrite batch over a zoo of small models: one after another in one process, on the local
 pool, and on a local two-worker Dask cluster, in one run (README "Many models").
 
-    python -m benchmarks.batch            # 20 models (~2-4 min on 2 cores)
+    python -m benchmarks.batch            # 20 models (~4-5 min on 2 shared cores)
     python -m benchmarks.batch --quick    # 8 models
     python -m benchmarks.batch --copies 3 # the zoo three times (60 models)
 
 The zoo is synthetic chains (``benchmarks.inputs.chain_graph_def``) of 20 to 400 blocks (340 to
 6,800 nodes), written once per run into a temporary folder; every model runs the standard
 script with --verify. "sequential" runs :func:`graphrewrite.batch.job.run_job` for each model in
-this process (no isolation, TensorFlow imported once); the two batch rows run each model in a
-child process of its own, as ``graphrewrite batch`` does.
+this process (no isolation, TensorFlow imported once); the batch rows run each model in a child
+process of its own, as ``graphrewrite batch`` does: one at a time, on the local pool (one
+process per core), and on the Dask cluster.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def build_zoo(folder: Path, *, size: int, copies: int) -> list:
 def sequential(models: Sequence, output_dir: Path) -> tuple[float, int]:
     from graphrewrite.batch.job import run_job
 
+    output_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     ok = sum(run_job(m, str(output_dir)).status == "ok" for m in models)
     return time.perf_counter() - start, ok
@@ -70,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         (root / "zoo").mkdir()
         models = build_zoo(root / "zoo", size=size, copies=args.copies)
         rows = [("sequential, one process", *sequential(models, root / "seq"))]
+        rows.append(("batch --jobs 1 (isolated, one at a time)", *batched(models, root / "one", LocalExecutor(1))))
         local = LocalExecutor()
         rows.append((f"batch, {local.description}", *batched(models, root / "local", local)))
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None) as cluster:
