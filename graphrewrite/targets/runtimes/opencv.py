@@ -29,7 +29,7 @@ class OpenCVModel:
         except cv2.error as exc:
             raise LoadError(f"opencv: {_message(exc)}") from None
         self._inputs = tuple(inputs)
-        self._outputs = tuple(bare(name) for name in outputs)
+        self._outputs = _layer_names(self._net, graph_def, outputs)
         # OpenCV creates layers lazily: an unknown op fails only at the first forward().
         try:
             self.run({name: np.zeros(_lookup(shapes, name), np.float32) for name in self._inputs})
@@ -45,10 +45,30 @@ class OpenCVModel:
             value = np.asarray(_lookup(feeds, name))
             self._net.setInput(value.transpose(0, 3, 1, 2).copy() if value.ndim == 4 else value, bare(name))
         try:
-            results = self._net.forward(list(self._outputs))
+            results = self._net.forward(list(self._outputs)) if self._outputs else [self._net.forward()]
         except cv2.error as exc:
             raise RunError(f"opencv: {_message(exc)}") from None
         return [r.transpose(0, 2, 3, 1) if r.ndim == 4 else r for r in results]
+
+
+# Ops OpenCV's importer drops: the layer of an output behind them has its input's name.
+_SKIPPED = ("Identity", "IdentityN", "StopGradient", "Snapshot")
+
+
+def _layer_names(net: Any, graph_def: Any, outputs: Sequence[str]) -> tuple[str, ...]:
+    """OpenCV's layer for each output; () means "the net's last layer" (one output only)."""
+    nodes = {node.name: node for node in graph_def.node}
+    names = []
+    for output in outputs:
+        name = bare(output)
+        while net.getLayerId(name) < 0 and name in nodes and nodes[name].op in _SKIPPED and nodes[name].input:
+            name = bare(nodes[name].input[0].split(":")[0])
+        names.append(name)
+    if all(net.getLayerId(name) >= 0 for name in names):
+        return tuple(names)
+    if len(outputs) == 1:
+        return ()
+    raise LoadError(f"opencv: no layer computes {', '.join(n for n in names if net.getLayerId(n) < 0)}")
 
 
 def _lookup(values: Mapping[str, Any], name: str) -> Any:
