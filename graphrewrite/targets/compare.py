@@ -157,10 +157,22 @@ def render(report: CompareReport) -> str:
             rows.append((r.target, c.name, _number(c.max_abs), _number(c.max_rel), verdict, *times))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    lines += [f"{r.target}: {r.error}" for r in report.results if r.error]
+    lines += [r.error for r in report.results if r.error]  # each starts with its runtime's name
     lines.append(f"tolerance: rtol={report.rtol:g} atol={report.atol:g}, relative to each output's largest magnitude")
-    lines.append("all targets match TensorFlow" if report.ok else "MISMATCH or load failure")
+    lines.append("all targets match TensorFlow" if report.ok else "FAILED: " + "; ".join(_failures(report)))
     return "\n".join(lines)
+
+
+def _failures(report: CompareReport) -> list[str]:
+    verdicts = []
+    for r in report.results:
+        if not r.loaded:
+            verdicts.append(f"{r.target} does not load")
+        elif r.error:
+            verdicts.append(f"{r.target} fails to run")
+        elif not r.ok:
+            verdicts.append(f"{r.target} differs from TensorFlow on {', '.join(c.name for c in r.outputs if not c.ok)}")
+    return verdicts
 
 
 def as_json(report: CompareReport, graph_path: str) -> dict[str, Any]:

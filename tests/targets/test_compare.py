@@ -80,7 +80,7 @@ def test_wrong_numbers_exit_1():
     (result,) = report.results
     assert result.loaded and not result.error and not report.ok
     assert result.outputs[0].max_abs > 1e-2
-    assert "MISMATCH" in compare.render(report)
+    assert "FAILED: onnx differs from TensorFlow on out" in compare.render(report)
 
 
 def test_unknown_target_is_one_line():

@@ -80,7 +80,7 @@ def get_runtime(name: str) -> Runtime:
         return RUNTIMES[name]
     except KeyError:
         hint = suggest(name, RUNTIMES)
-        extra = f" (did you mean '{hint}'?)" if hint else ""
+        extra = f" ({hint})" if hint else ""
         raise NameNotFoundError(f"unknown runtime '{name}'{extra}; choose from {', '.join(RUNTIMES)}") from None
 
 

@@ -58,6 +58,12 @@ def _convert(graph_def: Any, inputs: Sequence[str], outputs: Sequence[str]) -> A
         raise LoadError(f"onnx: tf2onnx {tf2onnx.__version__}: {first_line(exc)}") from None
     finally:
         logger.setLevel(level)
+    # tf2onnx keeps an op it cannot convert as a node of the same name; say so before ORT does.
+    import onnx
+
+    missing = sorted({n.op_type for n in model.graph.node if not n.domain and not onnx.defs.has(n.op_type)})
+    if missing:
+        raise LoadError(f"onnx: tf2onnx {tf2onnx.__version__} cannot convert {', '.join(missing)} (opset {OPSET})")
     return model
 
 
