@@ -45,14 +45,32 @@ def _saved_model(path: Path) -> None:
     tf.saved_model.save(module, str(path), signatures=module.__call__)
 
 
+def _tf1_checkpoint(folder: Path) -> None:
+    """A TF1 graph (model.meta) and its checkpoint (model.ckpt): y = tanh(x @ v), v a variable."""
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 2], name="x")
+        v = tf.compat.v1.get_variable("v", initializer=np.array([[0.5], [-1.5]], np.float32))
+        tf.tanh(tf.matmul(x, v), name="y")
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            saver.save(session, str(folder / "tf1" / "model.ckpt"), write_meta_graph=False)
+        tf.compat.v1.train.export_meta_graph(str(folder / "tf1" / "model.meta"), saver_def=saver.as_saver_def())
+
+
 @pytest.fixture(scope="session")
 def zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """dense.pb (frozen), classifier.keras, exported/ (SavedModel), broken.pb (not a graph),
+    """dense.pb (frozen), classifier.keras, exported/ (SavedModel), tf1/ (a TF1 checkpoint),
+    broken.pb (not a graph),
     stalled.pb (a named pipe nobody writes: reading it blocks, like a stalled network mount)."""
     folder = tmp_path_factory.mktemp("zoo")
     _frozen_dense(folder / "dense.pb")
     _keras_file(folder / "classifier.keras")
     _saved_model(folder / "exported")
+    _tf1_checkpoint(folder)
     (folder / "broken.pb").write_bytes(b"\x08\x96\x01 this is not a GraphDef \xff\xfe")
     os.mkfifo(folder / "stalled.pb")
     return folder

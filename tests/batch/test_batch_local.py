@@ -29,6 +29,12 @@ path = "classifier.keras"
 path = "exported"
 
 [[model]]
+path = "tf1/model.meta"
+name = "tf1"
+checkpoint = "tf1/model.ckpt"
+outputs = ["y"]
+
+[[model]]
 path = "broken.pb"
 
 [[model]]
@@ -54,11 +60,11 @@ def test_each_model_gets_its_own_result_and_a_failure_does_not_stop_the_rest(fir
     assert code == 1  # two models failed
     by_name = {r["name"]: r for r in _results(out)}
     assert {n: r["status"] for n, r in by_name.items()} == {
-        "dense": "ok", "classifier": "ok", "exported": "ok", "broken": "failed", "stalled": "timeout",
+        "dense": "ok", "classifier": "ok", "exported": "ok", "tf1": "ok", "broken": "failed", "stalled": "timeout",
     }  # fmt: skip
     assert "broken.pb" in by_name["broken"]["error"] and "\n" not in by_name["broken"]["error"]
     assert by_name["stalled"]["error"] == "timed out after 15 s"
-    for name in ("dense", "classifier", "exported"):
+    for name in ("dense", "classifier", "exported", "tf1"):
         assert by_name[name]["verified"] is True and by_name[name]["nodes_after"] <= by_name[name]["nodes_before"]
         assert Path(by_name[name]["output"]).is_file()
     assert not (out / "broken.pb").exists() and not (out / "stalled.pb").exists()
@@ -73,6 +79,16 @@ def test_the_output_is_byte_identical_to_transform(first_run, zoo, tmp_path):
     assert (out / "dense.pb").read_bytes() == alone.read_bytes()
 
 
+def _add_unused_const(path: Path) -> None:
+    import tensorflow as tf
+
+    graph_def = tf.compat.v1.GraphDef.FromString(path.read_bytes())
+    extra = graph_def.node.add()
+    extra.CopyFrom(next(n for n in graph_def.node if n.op == "Const"))
+    extra.name = "unused_extra"
+    path.write_bytes(graph_def.SerializeToString())
+
+
 def test_a_second_run_skips_what_is_unchanged_and_redoes_what_changed(first_run, zoo, tmp_path, capsys):
     _, first_out = first_run
     out = tmp_path / "out"
@@ -80,23 +96,28 @@ def test_a_second_run_skips_what_is_unchanged_and_redoes_what_changed(first_run,
     for line in _results(out):  # the copied results point at the first folder's outputs
         assert Path(line["output"]).parent == first_out if line.get("output") else True
     manifest = zoo / "resume.toml"
-    manifest.write_text(MANIFEST.split("[[model]]\npath = \"broken.pb\"")[0])  # the three good models
+    manifest.write_text(MANIFEST.split("[[model]]\npath = \"broken.pb\"")[0])  # the four good models
     assert main(["batch", str(manifest), f"--output_dir={out}", "--json"]) == 0
     statuses = {r["name"]: r["status"] for r in map(json.loads, capsys.readouterr().out.splitlines())}
-    assert statuses == {"dense": "skipped", "classifier": "skipped", "exported": "skipped"}
+    assert statuses == {"dense": "skipped", "classifier": "skipped", "exported": "skipped", "tf1": "skipped"}
 
     changed = tmp_path / "changed"
     shutil.copytree(zoo / "exported", changed / "exported")
+    shutil.copytree(zoo / "tf1", changed / "tf1")
     shutil.copy(zoo / "dense.pb", changed / "dense.pb")
     shutil.copy(zoo / "classifier.keras", changed / "classifier.keras")
     text = MANIFEST.split("[[model]]\npath = \"broken.pb\"")[0]
     (changed / "m.toml").write_text(text)
     assert main(["batch", str(changed / "m.toml"), f"--output_dir={changed / 'out'}", "--json"]) == 0
     capsys.readouterr()
+    _add_unused_const(changed / "dense.pb")
+    assert main(["batch", str(changed / "m.toml"), f"--output_dir={changed / 'out'}", "--json"]) == 0
+    statuses = {r["name"]: r["status"] for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert statuses == {"dense": "ok", "classifier": "skipped", "exported": "skipped", "tf1": "skipped"}  # new bytes
     (changed / "m.toml").write_text(text.replace('outputs = ["out"]', 'outputs = ["out"]\ntransforms = "strip_unused_nodes"'))
     assert main(["batch", str(changed / "m.toml"), f"--output_dir={changed / 'out'}", "--json"]) == 0
     statuses = {r["name"]: r["status"] for r in map(json.loads, capsys.readouterr().out.splitlines())}
-    assert statuses == {"dense": "ok", "classifier": "skipped", "exported": "skipped"}  # the script changed
+    assert statuses == {"dense": "ok", "classifier": "skipped", "exported": "skipped", "tf1": "skipped"}  # new script
 
 
 def test_a_model_over_its_memory_cap_is_recorded_as_crashed(zoo, tmp_path, capsys):
