@@ -89,7 +89,9 @@ def load_models(source: str, **overrides: Any) -> list[ModelSpec]:
     paths = sorted(glob.glob(os.path.expanduser(source), recursive=True))
     if not paths:
         raise UsageError(f"batch: no model matches '{source}' (give a glob of models or a .toml/.yaml manifest)")
-    entries = [{"path": p} for p in paths if guess_kind(Path(p)) is not None or Path(p).is_file()]
+    entries = [{"path": p} for p in paths if guess_kind(Path(p)) is not None]  # a glob skips other files
+    if not entries:
+        raise UsageError(f"batch: nothing '{source}' matches is a model (.pb, .pbtxt, .keras, .h5, .meta, SavedModel)")
     return _specs(entries, given, base=Path.cwd(), where=source)
 
 

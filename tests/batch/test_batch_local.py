@@ -165,3 +165,16 @@ def test_the_terminal_table_shows_every_result_verbatim(capsys):
     _rich_table(report)
     out = capsys.readouterr().out
     assert "9 -> 4" in out and "bad [red] input" in out and "2 models in 1.0 s on here: 1 failed, 1 ok" in out
+
+
+def test_a_glob_runs_the_models_it_matches_and_skips_other_files(zoo, tmp_path, capsys):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(zoo / "dense.pb", folder / "dense.pb")
+    (folder / "notes.txt").write_text("not a model")
+    assert main(["batch", str(folder / "*"), f"--output_dir={tmp_path / 'out'}", "--verify=false", "--json"]) == 0
+    (result,) = map(json.loads, capsys.readouterr().out.splitlines())
+    assert result["name"] == "dense" and result["status"] == "ok" and result["verified"] is None
+    assert main(["batch", str(folder / "*.txt"), f"--output_dir={tmp_path / 'out'}"]) == 2
+    assert "is a model" in capsys.readouterr().err
+
