@@ -72,11 +72,7 @@ def run_batch(
     folder.mkdir(parents=True, exist_ok=True)
     previous = read_results(folder)
     keys = {m.name: spec_key(m, version()) for m in models}
-    done: dict[str, Result] = {}
-    for model in models:
-        earlier = previous.get(model.name)
-        if not force and earlier is not None and reusable(earlier, keys[model.name]):
-            done[model.name] = attrs.evolve(earlier, status=SKIPPED, seconds=0.0)
+    done = {} if force else _reused(models, keys, previous)
     todo = [m for m in models if m.name not in done]
     append_results(folder, [done[m.name] for m in models if m.name in done])
     for result in (done[m.name] for m in models if m.name in done):
@@ -95,3 +91,12 @@ def run_batch(
             on_result(result)
     ordered = tuple(done[m.name] for m in models)
     return BatchReport(ordered, time.perf_counter() - start, executor.description)
+
+
+def _reused(models: Sequence[ModelSpec], keys: dict[str, str], previous: dict[str, Result]) -> dict[str, Result]:
+    """The earlier results still valid for *models*, as ``skipped``."""
+    return {
+        m.name: attrs.evolve(previous[m.name], status=SKIPPED, seconds=0.0)
+        for m in models
+        if reusable(previous.get(m.name), keys[m.name])
+    }
