@@ -105,6 +105,6 @@ def test_keras_mobilenet_v2_in_every_runtime(tmp_path):
     output = frozen.outputs[0].name.split(":")[0]
     out = run_cli(path, *(f"--target={t}" for t in TARGETS), "--inputs=input", f"--outputs={output}", "--json")
     report = json.loads(out.stdout)
-    verdicts = {t["target"]: (t["loaded"], t["ok"], t["error"][:120]) for t in report["targets"]}
-    # The raw Keras graph: what each runtime does with it is recorded here (see benchmarks/README.md).
-    assert verdicts["tflite"][1] and verdicts["openvino"][1] and verdicts["onnx"][1], verdicts
+    verdicts = {t["target"]: (t["ok"], t["error"][:120]) for t in report["targets"]}
+    # The raw frozen MobileNetV2 loads and matches everywhere (benchmarks/README.md, deployment targets).
+    assert out.returncode == 0 and all(ok for ok, _ in verdicts.values()), verdicts
