@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from graphrewrite.engine.errors import DependencyError
 from graphrewrite.targets.runtimes import LoadError, RunError, bare, first_line
 
 
@@ -83,9 +84,11 @@ def _interpreter_class() -> Any:
         import tensorflow as tf
 
         return tf.lite.Interpreter
-    except AttributeError:
-        from ai_edge_litert.interpreter import Interpreter
-
+    except AttributeError:  # tf.lite is leaving the TF wheel (tensorflow/tensorflow#102071)
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            raise DependencyError("this TensorFlow has no tf.lite: pip install ai-edge-litert") from None
         return Interpreter
 
 
