@@ -13,12 +13,7 @@ import attrs
 import numpy as np
 
 from graphrewrite import _tf
-
-STANDARD_SCRIPT = (
-    "strip_unused_nodes remove_nodes(op=Identity, op=CheckNumerics) "
-    "fold_constants(ignore_errors=true) fold_batch_norms fold_old_batch_norms "
-    "merge_duplicate_nodes sort_by_execution_order"
-)
+from graphrewrite.stdlib_rules.scripts import STANDARD_SCRIPT
 
 
 @attrs.frozen

@@ -185,7 +185,7 @@ def transform_command(
     """A ``graphrewrite transform`` command line for *graph_path*, ready to paste."""
     from pathlib import PurePath
 
-    from graphrewrite.demo import STANDARD_SCRIPT
+    from graphrewrite.stdlib_rules.scripts import STANDARD_SCRIPT
 
     path = PurePath(graph_path)
     optimized = str(path.with_name(f"{path.stem}_optimized{path.suffix or '.pb'}"))

@@ -32,7 +32,7 @@ from typing import Any
 
 import attrs
 
-from graphrewrite.demo import STANDARD_SCRIPT
+from graphrewrite.stdlib_rules.scripts import STANDARD_SCRIPT
 from graphrewrite.engine.errors import UsageError
 
 KINDS = ("graph", "saved_model", "keras", "checkpoint")

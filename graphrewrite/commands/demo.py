@@ -12,7 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from graphrewrite.demo import STANDARD_SCRIPT, comparison_table, run_demo
+    from graphrewrite.demo import comparison_table, run_demo
+    from graphrewrite.stdlib_rules.scripts import STANDARD_SCRIPT
 
     print("building a small Keras CNN with random weights and batch-norm statistics ...")
     result = run_demo(Path(args.out_dir), seed=args.seed)
