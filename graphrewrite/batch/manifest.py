@@ -32,8 +32,8 @@ from typing import Any
 
 import attrs
 
-from graphrewrite.stdlib_rules.scripts import STANDARD_SCRIPT
 from graphrewrite.engine.errors import UsageError
+from graphrewrite.stdlib_rules.scripts import STANDARD_SCRIPT
 
 KINDS = ("graph", "saved_model", "keras", "checkpoint")
 KEYS = frozenset({"path", "name", "kind", "checkpoint", "inputs", "outputs", "transforms", "verify", "timeout", "memory_limit"})
