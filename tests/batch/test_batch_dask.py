@@ -1,6 +1,8 @@
 """graphrewrite batch --scheduler on a real Dask cluster (a LocalCluster with two workers,
 started by the test, reached over TCP like a remote one): the same results as the local pool,
-a failing and a hanging model recorded while the others finish."""
+a failing and a hanging model recorded while the others finish. The workers are processes of
+their own, as on a real cluster (in-process workers reset the BLAS thread settings of the test
+process, after which oneDNN refused convolutions in later tests)."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ timeout = 15
 @pytest.fixture(scope="module")
 def scheduler():
     # Threads are enough: each model runs in a child process the worker only waits on.
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, protocol="tcp",
                                   dashboard_address=None) as cluster:  # fmt: skip
         yield cluster.scheduler_address
 
