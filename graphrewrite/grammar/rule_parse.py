@@ -15,23 +15,15 @@ from typing import Any
 import lark
 from lark import Token, Transformer, v_args
 
-from graphrewrite.engine.errors import Diagnostic, LanguageError, Span, suggest
+from graphrewrite.engine.errors import LanguageError, Span
 from graphrewrite.grammar import rule_ast as A
+from graphrewrite.grammar.rule_errors import syntax_diagnostic
 
 KEYWORDS = (
     "rule", "group", "schedule", "once", "repeat", "match", "where", "require", "let", "rewrite", "const",
     "and", "or", "not", "in", "true", "false",
 )  # fmt: skip
 
-_TERMINAL_NAMES = {
-    "NAME": "a name",
-    "OPNAME": "an op name",
-    "STRING": "a string",
-    "INT": "a number",
-    "FLOAT": "a number",
-    "COMPARE": "a comparison",
-    "$END": "end of file",
-}
 
 
 @functools.cache
@@ -49,7 +41,7 @@ def parse_rules(text: str, *, source: str = "<rules>") -> A.RuleFile:
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as exc:
-        raise LanguageError([_diagnostic(exc, source)], text) from None
+        raise LanguageError([syntax_diagnostic(exc, source, _parser().terminals, KEYWORDS)], text) from None
     items: list[Any] = _ToAst(source, text).transform(tree)
     rules: list[A.RuleDef] = []
     groups: list[A.GroupDef] = []
@@ -69,51 +61,6 @@ def parse_rules(text: str, *, source: str = "<rules>") -> A.RuleFile:
             groups.append(group)
             order.append(group.name)
     return A.RuleFile(source, text, tuple(rules), tuple(groups), tuple(order), tuple(schedules))
-
-
-# ---- syntax errors -------------------------------------------------------------------------
-
-
-def _diagnostic(exc: lark.exceptions.UnexpectedInput, source: str) -> Diagnostic:
-    line, column = max(1, exc.line), max(1, exc.column)
-    if isinstance(exc, lark.exceptions.UnexpectedCharacters):
-        char = exc.char if hasattr(exc, "char") else "?"
-        return Diagnostic(Span(source, line, column, 1), f"unexpected character {char!r}")
-    token = getattr(exc, "token", None)
-    expected = sorted(_accepted(exc))
-    wanted = sorted({_describe_terminal(name) for name in expected})
-    if token is None or token.type == "$END":
-        found, length = "end of file", 1
-    else:
-        found, length = repr(str(token)), max(1, len(str(token)))
-    message = f"unexpected {found}"
-    if wanted:
-        message += "; expected " + (wanted[0] if len(wanted) == 1 else "one of " + ", ".join(wanted[:10]))
-    hint = None
-    if token is not None and token.type in ("NAME", "OPNAME"):
-        keywords = [w.strip("'") for w in wanted if w.strip("'") in KEYWORDS]
-        hint = suggest(str(token), keywords)
-    return Diagnostic(Span(source, line, column, length), message, hint)
-
-
-def _accepted(exc: lark.exceptions.UnexpectedInput) -> set[str]:
-    """The terminals the parser would really accept here (LALR's own sets over-approximate)."""
-    interactive = getattr(exc, "interactive_parser", None)
-    if interactive is not None:
-        try:
-            return set(interactive.accepts())
-        except Exception:  # fall back to lark's approximate set
-            pass
-    return set(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
-
-
-def _describe_terminal(name: str) -> str:
-    if name in _TERMINAL_NAMES:
-        return _TERMINAL_NAMES[name]
-    for terminal in _parser().terminals:
-        if terminal.name == name and terminal.pattern.type == "str":
-            return repr(terminal.pattern.value)
-    return name.lower()
 
 
 # ---- tree -> AST ---------------------------------------------------------------------------
