@@ -18,8 +18,11 @@ from types import ModuleType
 from typing import Any
 
 
-def _quiet() -> None:
-    # TensorFlow's C++ logging prints banners on import; users asked for a quiet tool.
+def set_environment_defaults() -> None:
+    """The environment graphrewrite runs TensorFlow in, unless the user set it otherwise: quiet
+    C++ logging (users asked for a quiet tool), and TensorFlow's own kernels rather than oneDNN's
+    (oneDNN reorders float arithmetic, and some of its convolution primitives fail on tiny shapes
+    on some CPUs). Takes effect only before TensorFlow is imported; test suites call it first."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
@@ -53,7 +56,7 @@ def tf() -> ModuleType:
     older than :data:`OLDEST`."""
     from graphrewrite.engine.errors import DependencyError
 
-    _quiet()
+    set_environment_defaults()
     with _silenced_stderr():
         try:
             import tensorflow
