@@ -9,7 +9,7 @@ guard stops rule sets that never settle and names the rules still firing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -19,7 +19,7 @@ from graphrewrite.engine.collector import collector_paused
 from graphrewrite.engine.errors import GraphRewriteError
 from graphrewrite.engine.feeds import OPAQUE, cut_feeds, restore_feeds
 from graphrewrite.engine.graph import Graph, node_name
-from graphrewrite.engine.pattern import Match, Pattern, depth, match_at, root_ops
+from graphrewrite.engine.pattern import Match, Pattern, depth, match_at, matches_at, root_ops, searches
 from graphrewrite.engine.report import Report, RuleCounter, RuleStats, StepReport
 from graphrewrite.engine.rewrite import Rewrite, apply_batch
 
@@ -174,20 +174,27 @@ def _meets(big: set[str], names: frozenset[str], *more: str) -> bool:
 
 
 def _try(rule: PatternRule, graph: Graph, root: str, counter: RuleCounter, ctx: Context) -> Rewrite | None:
+    """The rewrite of the first match at *root* that passes the rule's conditions. A pattern
+    whose ``*lists`` split an input list several ways tries each split in turn; the reason
+    recorded for a root where none passes is the first split's."""
     counter.tried += 1
-    match = match_at(graph, rule.pattern, root)
-    if match is None:
-        return None
-    counter.matched += 1
-    reason = rule.check(match, graph, ctx)
-    if reason:
-        counter.rejected[reason] += 1
-        return None
-    built = rule.build(match, graph, ctx)
-    if isinstance(built, str):
-        counter.rejected[built] += 1
-        return None
-    return built.with_matched(match.nodes)
+    if searches(rule.pattern):
+        candidates: Iterable[Match] = matches_at(graph, rule.pattern, root)
+    else:
+        match = match_at(graph, rule.pattern, root)
+        candidates = () if match is None else (match,)
+    first_reason = None
+    for match in candidates:
+        if first_reason is None:
+            counter.matched += 1
+        reason = rule.check(match, graph, ctx)
+        built = reason if reason else rule.build(match, graph, ctx)
+        if not isinstance(built, str):
+            return built.with_matched(match.nodes)
+        first_reason = first_reason or built
+    if first_reason is not None:
+        counter.rejected[first_reason] += 1
+    return None
 
 
 def _neighbourhood(graph: Graph, old: Graph, changed: frozenset[str] | set[str], removed: frozenset[str], reach: int) -> set[str]:

@@ -32,8 +32,10 @@ COMMUTATIVE = frozenset(
 class Tensor:
     """Any tensor; bound to *bind* when given (``x``), unbound for ``_``.
 
-    With *rest* (``*xs`` in the rule language), one or more consecutive inputs, bound as a
-    tuple of tensors; at most one per input list, anywhere in it (``ConcatV2(*xs, axis)``).
+    With *rest* (``*xs`` in the rule language), zero or more consecutive inputs, bound as a
+    tuple of tensors, anywhere in an input list (``ConcatV2(*xs, axis)``). An input list may
+    hold several (``ConcatV2(*before, inner, *after, axis)``): the matcher then tries every way
+    of splitting the inputs among them, the first list shortest first (see :func:`matches_at`).
     """
 
     bind: str | None = None
@@ -144,7 +146,7 @@ def match_at(graph: Graph, pattern: Pattern, root: str, trace: Trace | None = No
     node = graph.get(root)
     if node is None or not isinstance(pattern, Op):
         return None
-    if trace is None:
+    if trace is None and not searches(pattern):
         bindings: dict[str, Any] = {}
         nodes: list[str] = []
         if not _first_node(graph, pattern, node, bindings, nodes):
@@ -154,6 +156,37 @@ def match_at(graph: Graph, pattern: Pattern, root: str, trace: Trace | None = No
     for bindings, names in _match_node(graph, pattern, node, ({}, ()), 0, trace):
         return Match(root, bindings, names)
     return None
+
+
+def matches_at(graph: Graph, pattern: Pattern, root: str) -> Iterator[Match]:
+    """Every match of *pattern* rooted at *root*, in a fixed order: the first is
+    :func:`match_at`'s. More than one exists where an input list splits several ways among
+    ``*lists`` (see :func:`searches`) or a reused name, a commutative node or a repeated
+    input can be satisfied more than one way."""
+    node = graph.get(root)
+    if node is None or not isinstance(pattern, Op):
+        return
+    for bindings, names in _match_node(graph, pattern, node, ({}, ()), 0, None):
+        yield Match(root, bindings, names)
+
+
+def searches(pattern: Pattern) -> bool:
+    """Whether *pattern* has an input list with several ``*lists``, whose split among them is
+    a search: a rule with such a pattern tries each match until one passes its conditions."""
+    found = _SEARCHES.get(id(pattern))
+    if found is None or found[0] is not pattern:
+        found = _SEARCHES[id(pattern)] = (pattern, _has_split(pattern))
+    return found[1]
+
+
+def _has_split(pattern: Pattern) -> bool:
+    if not isinstance(pattern, Op) or not pattern.inputs:
+        return False
+    rests = sum(1 for p in pattern.inputs if isinstance(p, Tensor) and p.rest)
+    return rests > 1 or any(_has_split(p) for p in pattern.inputs)
+
+
+_SEARCHES: dict[int, tuple[Pattern, bool]] = {}
 
 
 # -- the fast path: patterns that bind no name twice ---------------------------------------
@@ -207,16 +240,13 @@ def _first_node(graph: Graph, pat: Op, node: Node, bindings: dict[str, Any], nod
     if pats is None:
         return True
     data = [i for i in node.inputs if i.port != CONTROL]
-    rest = _rest_index(pats)
-    if rest is not None:
-        split = _split_rest(pats, data, rest)
-        if split is None:
-            return False
-        fixed, refs, captured = split
-        name = pats[rest].bind
-        if name is not None and name != "_":
-            bindings[name] = captured
-        return _first_inputs(graph, fixed, refs, bindings, nodes)
+    if _rest_index(pats) is not None:  # one *list (patterns with more take the generator)
+        for fixed, refs, captured in _splits(pats, data):
+            for rest, tensors in captured:
+                if rest.bind is not None and rest.bind != "_":
+                    bindings[rest.bind] = tensors
+            return _first_inputs(graph, fixed, refs, bindings, nodes)
+        return False
     if pat.variadic:
         if len(data) < len(pats):
             return False
@@ -258,15 +288,41 @@ def _rest_index(pats: tuple[Pattern, ...]) -> int | None:
     return None
 
 
-def _split_rest(
-    pats: tuple[Pattern, ...], data: list[TensorRef], rest: int
-) -> tuple[tuple[Pattern, ...], list[TensorRef], tuple[TensorRef, ...]] | None:
-    """The fixed patterns, the inputs they match, and the inputs ``*xs`` captures (one or more)."""
-    after = len(pats) - rest - 1
-    if len(data) < len(pats):
-        return None
-    captured = tuple(data[rest : len(data) - after])
-    return pats[:rest] + pats[rest + 1 :], data[:rest] + data[len(data) - after :], captured
+Split = tuple[tuple[Pattern, ...], list[TensorRef], tuple[tuple[Tensor, tuple[TensorRef, ...]], ...]]
+
+
+def _splits(pats: tuple[Pattern, ...], data: list[TensorRef]) -> Iterator[Split]:
+    """Every way the ``*lists`` among *pats* can share *data*: the fixed patterns, the inputs
+    they match, and each list with what it captures (zero or more inputs). The first list
+    takes as few as it can first, then the next, so the order is fixed."""
+    rests = [i for i, p in enumerate(pats) if isinstance(p, Tensor) and p.rest]
+    spare = len(data) - (len(pats) - len(rests))
+    if spare < 0:
+        return
+    fixed = tuple(p for p in pats if not (isinstance(p, Tensor) and p.rest))
+    for lengths in _compositions(spare, len(rests)):
+        refs: list[TensorRef] = []
+        captured: list[tuple[Tensor, tuple[TensorRef, ...]]] = []
+        at = 0
+        for index, pat in enumerate(pats):
+            if isinstance(pat, Tensor) and pat.rest:
+                take = lengths[rests.index(index)]
+                captured.append((pat, tuple(data[at : at + take])))
+                at += take
+            else:
+                refs.append(data[at])
+                at += 1
+        yield fixed, refs, tuple(captured)
+
+
+def _compositions(total: int, parts: int) -> Iterator[tuple[int, ...]]:
+    """Every tuple of *parts* non-negative ints summing to *total*, the first smallest first."""
+    if parts == 1:
+        yield (total,)
+        return
+    for first in range(total + 1):
+        for tail in _compositions(total - first, parts - 1):
+            yield (first, *tail)
 
 
 # -- the general matcher: backtracking generators -------------------------------------------
@@ -313,16 +369,11 @@ def _match_node(
     if pat.inputs is None:
         return iter((env,))
     data = [i for i in node.inputs if i.port != CONTROL]
-    rest = _rest_index(pat.inputs)
-    if rest is not None:
-        split = _split_rest(pat.inputs, data, rest)
-        if split is None:
-            return fail(f"has {len(data)} inputs, pattern wants at least {len(pat.inputs)}")
-        fixed, refs, captured = split
-        bound_rest = _bind(env, pat.inputs[rest].bind, captured)
-        if bound_rest is None:
-            return fail(f"'{pat.inputs[rest].bind}' is already bound")
-        return _match_inputs(graph, list(fixed), list(refs), bound_rest, level, trace)
+    if _rest_index(pat.inputs) is not None:
+        wanted = sum(1 for p in pat.inputs if not (isinstance(p, Tensor) and p.rest))
+        if len(data) < wanted:
+            return fail(f"has {len(data)} inputs, pattern wants at least {wanted}")
+        return _match_splits(graph, _splits(pat.inputs, data), env, level, trace)
     if pat.variadic:
         if len(data) < len(pat.inputs):
             return fail(f"has {len(data)} inputs, pattern wants at least {len(pat.inputs)}")
@@ -335,6 +386,18 @@ def _match_node(
     if node.op in COMMUTATIVE and len(data) == 2:
         orders.append([data[1], data[0]])
     return _match_orders(graph, pats, orders, env, level, trace)
+
+
+def _match_splits(graph: Graph, splits: Iterator[Split], env: Env, level: int, trace: Trace | None) -> Iterator[Env]:
+    for fixed, refs, captured in splits:
+        bound: Env | None = env
+        for rest, tensors in captured:
+            bound = _bind(bound, rest.bind, tensors) if bound is not None else None
+        if bound is None:
+            if trace is not None:
+                trace.fail(level, refs[0].node if refs else "", "a *list is already bound to other inputs", None)
+            continue
+        yield from _match_inputs(graph, list(fixed), refs, bound, level, trace)
 
 
 def _match_orders(graph, pats, orders, env, level, trace) -> Iterator[Env]:  # type: ignore[no-untyped-def]

@@ -120,7 +120,7 @@ class OpPattern:
 
 @attrs.frozen
 class Wildcard:
-    """A tensor: bound to *name*, or unbound for ``_``; with *rest* (``*xs``), one or more
+    """A tensor: bound to *name*, or unbound for ``_``; with *rest* (``*xs``), zero or more
     consecutive inputs bound as a list."""
 
     name: str

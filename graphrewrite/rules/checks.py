@@ -7,6 +7,7 @@ value types) run only when ``validate`` is true; name and function checks always
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -111,16 +112,18 @@ class Checker:
     def pattern(self, pattern: A.PatternExpr) -> None:
         if isinstance(pattern, A.Wildcard):
             return
-        rests = [p for p in pattern.inputs or () if isinstance(p, A.Wildcard) and p.rest]
-        for extra in rests[1:]:
-            self.error(extra.span, "one *list per input list: which inputs each takes would be ambiguous")
+        inputs = pattern.inputs or ()
+        rests = [p for p in inputs if isinstance(p, A.Wildcard) and p.rest]
+        for before, after in itertools.pairwise(inputs):
+            if all(isinstance(p, A.Wildcard) and p.rest for p in (before, after)):
+                self.error(after.span, "two *lists side by side: where one ends and the next begins is arbitrary")
         if rests and pattern.variadic:
             self.error(rests[0].span, "a *list and a trailing ... cannot share an input list")
         for op, span in zip(pattern.ops, pattern.op_spans, strict=True):
             op_def = self.op_def(op, span)
             if pattern.inputs is not None and op_def is not None:
                 variadic = pattern.variadic or bool(rests)
-                self.arity(op, len(pattern.inputs), pattern.span, variadic=variadic)
+                self.arity(op, len(pattern.inputs) - len(rests), pattern.span, variadic=variadic)
             for setting in pattern.attributes:
                 if self.attribute(op_def, setting.name, setting.span) is not None:
                     self._pattern_attr(op, setting)

@@ -1,11 +1,10 @@
-"""The ``simplify_arithmetic`` rules the rule language cannot express yet, as Python ``Rule`` values.
+"""The ``simplify_arithmetic`` rule the rule language cannot express yet, as a Python ``Rule``.
 
 - ``hoist_unary_over_concat``: ``ConcatV2(Relu(a), Relu(b), axis) -> Relu(ConcatV2(a, b, axis))``
   for any number of inputs, and any elementwise op that keeps its input's dtype (grappler's
   arithmetic optimizer does the same). Inner concatenations on the same constant axis that fed
   only the hoisted ops are flattened into the new concatenation while it is built.
-- ``merge_nested_concat``: ``ConcatV2(ConcatV2(a, b, axis), c, axis) -> ConcatV2(a, b, c, axis)``
-  (grappler's constant folding does the same).
+  (``merge_nested_concat``, in arithmetic.rules, flattens the others.)
 
 Why Python: ``ConcatV2(*xs, axis)`` captures the inputs, but "every captured input is the same
 unary op with equal attributes, read only by this concatenation" is a condition over a list,
@@ -157,29 +156,4 @@ hoist_unary_over_concat = Rule(
 )
 
 
-# -- merge_nested_concat -------------------------------------------------------------------------
-
-
-def _merge(match: Match, graph: Graph, ctx: Context) -> Rewrite | str:
-    outer = graph.node(match.root)
-    axis = _axis_value(graph, outer)
-    if axis is None:
-        return f"the axis of '{outer.name}' is not a constant"
-    data = outer.data_inputs
-    inputs, spliced = _flatten(graph, data[:-1], axis, (outer.name,), ctx)
-    if not spliced:
-        return f"no input of '{outer.name}' is a concatenation on axis {axis} read only by it"
-    merged = _concat_node(outer.name, outer, inputs, data[-1], outer.control_inputs)
-    remove = {s.name for s in spliced} | _consts_read(graph, spliced)
-    return Rewrite("merge_nested_concat", outer.name, remove=frozenset(remove), add=(merged,))
-
-
-merge_nested_concat = Rule(
-    "merge_nested_concat",
-    "ConcatV2(ConcatV2(a, b, axis), c, axis) -> ConcatV2(a, b, c, axis) when the inner concat feeds only the outer",
-    Op(CONCAT, (Op(CONCAT, (Tensor(),), variadic=True), Tensor()), "concat", variadic=True),
-    _merge,
-)
-
-
-RULES: tuple[Rule, ...] = (hoist_unary_over_concat, merge_nested_concat)
+RULES: tuple[Rule, ...] = (hoist_unary_over_concat,)

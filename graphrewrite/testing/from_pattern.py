@@ -165,9 +165,8 @@ class PatternBuilder:
         if pats is None:
             inputs = [self.b.tensor(d, self.surround, [0]) for d in plan.inputs]
         else:
-            rest = next((i for i, p in enumerate(pats) if isinstance(p, Tensor) and p.rest), None)
-            if rest is not None:  # *xs takes what the fixed patterns leave, as plain tensors
-                pats = pats[:rest] + (Tensor(),) * (len(plan.inputs) - len(pats) + 1) + pats[rest + 1 :]
+            if any(isinstance(p, Tensor) and p.rest for p in pats):
+                pats = _spread_rests(pats, len(plan.inputs))
             elif pattern.variadic:
                 pats = pats[:-1] + (pats[-1],) * (len(plan.inputs) - len(pats) + 1)
             if len(pats) != len(plan.inputs):
@@ -178,6 +177,22 @@ class PatternBuilder:
         name = self.b.make_op(op, plan, inputs, demand.spec, demand.domain)
         self.interior.append(name)
         return name
+
+
+def _spread_rests(pats: tuple[Pattern, ...], count: int) -> tuple[Pattern, ...]:
+    """*pats* with each ``*xs`` replaced by plain tensors, sharing what the fixed patterns
+    leave of *count* inputs as evenly as they can (the later lists take the remainder)."""
+    rests = [i for i, p in enumerate(pats) if isinstance(p, Tensor) and p.rest]
+    spare = count - (len(pats) - len(rests))
+    out: list[Pattern] = []
+    for index, pat in enumerate(pats):
+        if index not in rests:
+            out.append(pat)
+            continue
+        order = rests.index(index)
+        take = spare // len(rests) + (1 if order >= len(rests) - spare % len(rests) else 0)
+        out += [Tensor()] * take
+    return tuple(out)
 
 
 def _open_ended(pattern: Op) -> bool:

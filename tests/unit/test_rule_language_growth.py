@@ -174,7 +174,7 @@ def test_a_list_binding_rule_passes_its_property_check():
     [
         ("rule r { match ConcatV2(*xs, a) where size(xs) > 1 rewrite a }", "'xs' is a list of tensors; spread it"),
         ("rule r { match ConcatV2(*xs, a) rewrite Identity(xs) }", "'xs' is a list of tensors; write *xs"),
-        ("rule r { match ConcatV2(*xs, *ys) rewrite Concat(a, *xs) }", "one *list per input list"),
+        ("rule r { match ConcatV2(*xs, *ys) rewrite Concat(a, *xs) }", "two *lists side by side"),
         ("rule r { match Relu(x) rewrite AddN(*x) }", "'*x' spreads a list binding"),
     ],
 )
