@@ -36,11 +36,15 @@ class Tensor:
     tuple of tensors, anywhere in an input list (``ConcatV2(*xs, axis)``). An input list may
     hold several (``ConcatV2(*before, inner, *after, axis)``): the matcher then tries every way
     of splitting the inputs among them, the first list shortest first (see :func:`matches_at`).
+    With *each* as well, every captured input must match that pattern, on its own: the names
+    bound inside it are local to one input, and each is bound as a tuple over the inputs
+    (``*fs: Relu(xs)`` binds ``xs`` to the tuple of the Relus' inputs).
     """
 
     bind: str | None = None
     span: Span | None = attrs.field(default=None, eq=False)
     rest: bool = False
+    each: Op | None = None  # with rest: every captured input matches it (``*fs: Relu(xs)``)
 
 
 @attrs.frozen
@@ -146,7 +150,7 @@ def match_at(graph: Graph, pattern: Pattern, root: str, trace: Trace | None = No
     node = graph.get(root)
     if node is None or not isinstance(pattern, Op):
         return None
-    if trace is None and not searches(pattern):
+    if trace is None and not _general(pattern):
         bindings: dict[str, Any] = {}
         nodes: list[str] = []
         if not _first_node(graph, pattern, node, bindings, nodes):
@@ -173,20 +177,34 @@ def matches_at(graph: Graph, pattern: Pattern, root: str) -> Iterator[Match]:
 def searches(pattern: Pattern) -> bool:
     """Whether *pattern* has an input list with several ``*lists``, whose split among them is
     a search: a rule with such a pattern tries each match until one passes its conditions."""
-    found = _SEARCHES.get(id(pattern))
+    return _flags(pattern)[0]
+
+
+def _general(pattern: Pattern) -> bool:
+    """Whether only the generator matches *pattern* (split searches, element patterns)."""
+    return _flags(pattern)[1]
+
+
+def _flags(pattern: Pattern) -> tuple[bool, bool]:
+    found = _FLAGS.get(id(pattern))
     if found is None or found[0] is not pattern:
-        found = _SEARCHES[id(pattern)] = (pattern, _has_split(pattern))
+        split, each = _scan(pattern)
+        found = _FLAGS[id(pattern)] = (pattern, (split, split or each))
     return found[1]
 
 
-def _has_split(pattern: Pattern) -> bool:
-    if not isinstance(pattern, Op) or not pattern.inputs:
-        return False
-    rests = sum(1 for p in pattern.inputs if isinstance(p, Tensor) and p.rest)
-    return rests > 1 or any(_has_split(p) for p in pattern.inputs)
+def _scan(pattern: Pattern) -> tuple[bool, bool]:
+    """(an input list has several ``*lists``, a ``*list`` has an element pattern)."""
+    if isinstance(pattern, Tensor):
+        return (False, False) if pattern.each is None else (_scan(pattern.each)[0], True)
+    if not pattern.inputs:
+        return False, False
+    rests = [p for p in pattern.inputs if isinstance(p, Tensor) and p.rest]
+    found = [_scan(p) for p in pattern.inputs]
+    return len(rests) > 1 or any(f[0] for f in found), bool(any(f[1] for f in found))
 
 
-_SEARCHES: dict[int, tuple[Pattern, bool]] = {}
+_FLAGS: dict[int, tuple[Pattern, tuple[bool, bool]]] = {}
 
 
 # -- the fast path: patterns that bind no name twice ---------------------------------------
@@ -392,12 +410,36 @@ def _match_splits(graph: Graph, splits: Iterator[Split], env: Env, level: int, t
     for fixed, refs, captured in splits:
         bound: Env | None = env
         for rest, tensors in captured:
+            if bound is not None and rest.each is not None:
+                bound = _match_each(graph, rest.each, tensors, bound, level, trace)
             bound = _bind(bound, rest.bind, tensors) if bound is not None else None
         if bound is None:
             if trace is not None:
-                trace.fail(level, refs[0].node if refs else "", "a *list is already bound to other inputs", None)
+                trace.fail(level, refs[0].node if refs else "", "a *list does not match", None)
             continue
         yield from _match_inputs(graph, list(fixed), refs, bound, level, trace)
+
+
+def _match_each(graph: Graph, each: Op, refs: tuple[TensorRef, ...], env: Env, level: int, trace: Trace | None) -> Env | None:
+    """*env* with every name *each* binds bound to a tuple over *refs* (each ref matched on its
+    own, first match only), and the nodes covered added; None when some ref does not match."""
+    found: list[dict[str, Any]] = []
+    nodes = env[1]
+    for ref in refs:
+        first = next(_match_input(graph, each, ref, ({}, ()), level + 1, trace), None)
+        if first is None:
+            return None
+        found.append(first[0])
+        nodes += first[1]
+    names: list[str] = []
+    _collect_names(each, names)
+    for name in dict.fromkeys(names):
+        values = tuple(TensorRef(v.name, 0) if isinstance(v, Node) else v for v in (f[name] for f in found))
+        bound = _bind((env[0], nodes), name, values)
+        if bound is None:
+            return None
+        env = bound
+    return env[0], nodes
 
 
 def _match_orders(graph, pats, orders, env, level, trace) -> Iterator[Env]:  # type: ignore[no-untyped-def]

@@ -121,11 +121,13 @@ class OpPattern:
 @attrs.frozen
 class Wildcard:
     """A tensor: bound to *name*, or unbound for ``_``; with *rest* (``*xs``), zero or more
-    consecutive inputs bound as a list."""
+    consecutive inputs bound as a list. With *each* (``*fs: Relu(xs)``), every one of those
+    inputs matches *each*, and each name bound inside it is a list too (one per input)."""
 
     name: str
     span: Span = attrs.field(eq=False)
     rest: bool = False
+    each: OpPattern | None = None
 
 
 PatternExpr = OpPattern | Wildcard
@@ -153,7 +155,8 @@ class SpreadTemplate:
 
 @attrs.frozen
 class NodeTemplate:
-    """``Op[attrs](inputs)`` (a new node) or ``conv[attrs](inputs)`` (a bound node re-made).
+    """``Op[attrs](inputs)`` (a new node) or ``conv[attrs](inputs)`` (a bound node re-made;
+    ``fs[0][attrs](inputs)`` re-makes element 0 of a list of nodes).
 
     Exactly one of *op* and *like* is set.
     """
@@ -163,6 +166,7 @@ class NodeTemplate:
     attributes: tuple[AttrSetting, ...]
     inputs: tuple[Template | SpreadTemplate, ...]
     span: Span = attrs.field(eq=False)
+    element: int | None = None  # ``fs[0](...)``: element 0 of the list of nodes ``fs``, re-made
 
 
 @attrs.frozen

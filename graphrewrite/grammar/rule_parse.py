@@ -252,6 +252,10 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     def rest_pattern(self, meta: Any, children: list[Token]) -> A.Wildcard:
         return self._expr(A.Wildcard(str(children[0]), self._tspan(children[0]), rest=True), meta)
 
+    def rest_each_pattern(self, meta: Any, children: list[Any]) -> A.Wildcard:
+        name, each = children
+        return self._expr(A.Wildcard(str(name), self._tspan(name), rest=True, each=each), meta)
+
     def spread_template(self, meta: Any, children: list[Token]) -> A.SpreadTemplate:
         return self._expr(A.SpreadTemplate(str(children[0]), self._tspan(children[0])), meta)
 
@@ -277,9 +281,12 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return self._expr(node, meta)
 
     def recreate(self, meta: Any, children: list[Any]) -> A.NodeTemplate:
-        name, attributes, *inputs = children
-        node = A.NodeTemplate(None, str(name), tuple(attributes or ()), _present(inputs), self._tspan(name))
+        name, element, attributes, *inputs = children
+        node = A.NodeTemplate(None, str(name), tuple(attributes or ()), _present(inputs), self._tspan(name), element)
         return self._expr(node, meta)
+
+    def element(self, meta: Any, children: list[Token]) -> int:
+        return int(children[0])
 
     def const_template(self, meta: Any, children: list[Any]) -> A.ConstTemplate:
         return self._expr(A.ConstTemplate(children[0], self._span(meta)), meta)

@@ -111,6 +111,8 @@ class Checker:
 
     def pattern(self, pattern: A.PatternExpr) -> None:
         if isinstance(pattern, A.Wildcard):
+            if pattern.each is not None:
+                self.pattern(pattern.each)
             return
         inputs = pattern.inputs or ()
         rests = [p for p in inputs if isinstance(p, A.Wildcard) and p.rest]
@@ -132,6 +134,19 @@ class Checker:
         for child in pattern.inputs or ():
             self.pattern(child)
 
+    def element_scopes(self, root: A.PatternExpr) -> None:
+        """A name bound inside a ``*fs: ...`` element pattern is one value per listed input,
+        so it may not also be bound outside it (nor inside another list's element pattern)."""
+        outside: list[str] = []
+        inside: list[tuple[str, A.Wildcard]] = []
+        _scan_names(root, outside, inside, None)
+        seen: dict[str, A.Wildcard] = {}
+        for name, rest in inside:
+            if name in outside or (name in seen and seen[name] is not rest):
+                self.error(rest.span, f"'{name}' is bound inside the element pattern of *{rest.name} and elsewhere; "
+                           "inside, it names one value per listed input")  # fmt: skip
+            seen.setdefault(name, rest)
+
     def _pattern_attr(self, op: str, setting: A.AttrSetting) -> None:
         try:
             value = literal_value(setting.value)
@@ -152,10 +167,7 @@ class Checker:
     def expr(self, expr: A.Expr, names: Collection[str]) -> None:
         """Check *expr*, where *names* are the let names visible to it."""
         if isinstance(expr, A.Name):
-            info = self.bindings.get(expr.id)
-            if info is not None and info.is_list:
-                self.error(expr.span, f"'{expr.id}' is a list of tensors; spread it into a new node's inputs as *{expr.id}")
-            elif expr.id not in self.bindings and expr.id not in names:
+            if expr.id not in self.bindings and expr.id not in names:
                 known = [*self.bindings, *names]
                 self.error(expr.span, f"'{expr.id}' is not bound by the pattern or a let", suggest(expr.id, known))
         elif isinstance(expr, A.Call):
@@ -240,10 +252,16 @@ class Checker:
     def _node_template(self, template: A.NodeTemplate, names: Collection[str]) -> None:
         if template.like is not None:
             info = self.bindings.get(template.like)
+            ops: tuple[str, ...] = ()
             if info is None or not info.is_node:
                 what = "is bound to a tensor" if info is not None else "is not bound by the pattern"
                 self.error(template.span, f"'{template.like}' {what}; only a bound node can be re-made as name(...)")
-                ops: tuple[str, ...] = ()
+            elif info.is_list != (template.element is not None):
+                message = (
+                    f"'{template.like}' is a list of nodes; re-make one of them as {template.like}[0](...)"
+                    if info.is_list else f"'{template.like}' is one node, not a list; write {template.like}(...)"
+                )  # fmt: skip
+                self.error(template.span, message)
             else:
                 ops = info.ops or ()
         else:
@@ -260,3 +278,21 @@ class Checker:
             self.expr(setting.value, names)
         for child in template.inputs:
             self.template(child, names)
+
+
+def _scan_names(
+    pattern: A.PatternExpr, outside: list[str], inside: list[tuple[str, A.Wildcard]], rest: A.Wildcard | None
+) -> None:
+    """The names *pattern* binds: outside element patterns, and inside them with their list."""
+    name = pattern.name if isinstance(pattern, A.Wildcard) else pattern.bind
+    if name is not None and name != "_":
+        if rest is None:
+            outside.append(name)
+        else:
+            inside.append((name, rest))
+    if isinstance(pattern, A.Wildcard):
+        if pattern.each is not None:
+            _scan_names(pattern.each, outside, inside, pattern)
+        return
+    for child in pattern.inputs or ():
+        _scan_names(child, outside, inside, rest)

@@ -13,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+import numpy as np
+
 from graphrewrite.grammar import rule_ast as A
 from graphrewrite.rules.expr import (
     COMPARE_OPS,
     Bound,
+    BoundList,
     Channelled,
     Env,
     EvalError,
@@ -135,6 +138,8 @@ def _call(expr: A.Call, lets: Collection[str], functions: Mapping[str, Any]) -> 
             values = [a(env) for a in args]
             if not raw:
                 values = [env.numeric(v) for v in values]
+            elif not function.lists and any(isinstance(v, BoundList) for v in values):
+                return _each(function.name, impl, env, values)
             return impl(env, *values)
 
         return positional
@@ -148,6 +153,16 @@ def _call(expr: A.Call, lets: Collection[str], functions: Mapping[str, Any]) -> 
         return impl(env, *values, **named)
 
     return evaluate
+
+
+def _each(name: str, impl: Callable[..., Any], env: Env, values: list[Any]) -> Any:
+    """A graph function applied to each element of its list-binding arguments (equal lengths)."""
+    lengths = {len(v) for v in values if isinstance(v, BoundList)}
+    if len(lengths) != 1:
+        raise EvalError(f"{name}() was given lists of different lengths {sorted(lengths)}")
+    count = lengths.pop()
+    results = [impl(env, *(v[i] if isinstance(v, BoundList) else v for v in values)) for i in range(count)]
+    return np.asarray(results) if all(np.isscalar(r) for r in results) else results
 
 
 def _unary(expr: A.Unary, lets: Collection[str], functions: Mapping[str, Any]) -> Closure:

@@ -24,7 +24,7 @@ from graphrewrite.grammar import rule_ast as A
 from graphrewrite.rules.checks import BindingInfo, Checker, literal_value
 from graphrewrite.rules.closures import Closure, Compiled
 from graphrewrite.rules.declarations import compile_facts, script_text
-from graphrewrite.rules.expr import Bound, Env, EvalError
+from graphrewrite.rules.expr import Bound, BoundList, Env, EvalError
 from graphrewrite.rules.functions import FUNCTIONS
 from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Group, Repeat, Rule, Run, Schedule, Transform
@@ -64,7 +64,7 @@ class Program:
     def env(self, match: Match, graph: Graph, ctx: Any) -> Env:
         if self._last and self._last[0] is match and self._last[1] is graph:
             return self._last[2]  # type: ignore[no-any-return]
-        bound = {}
+        bound: dict[str, Bound | BoundList] = {}
         bindings = match.bindings
         for name, info in self._slots:
             value = bindings.get(name)
@@ -75,7 +75,8 @@ class Program:
                 ref, node = TensorRef(value.name, info.port), value
             elif isinstance(value, TensorRef):
                 ref, node = value, graph.get(value.node)
-            else:  # a *list: only spread by the template
+            else:  # a *list, or a name inside a *list's element pattern
+                bound[name] = BoundList(Bound(name, r, graph.get(r.node), info.is_node) for r in value)
                 continue
             consumer = bindings.get(info.parent) if info.parent else None
             bound[name] = Bound(name, ref, node, info.is_node, consumer if isinstance(consumer, Node) else None, info.index)
@@ -130,21 +131,26 @@ class _PatternCompiler:
     def __init__(self) -> None:
         self.bindings: dict[str, BindingInfo] = {}
         self.count = 0
+        self.in_list = False  # compiling a ``*fs: ...`` element pattern: its names are lists
 
     def compile(self, pattern: A.PatternExpr, parent: str | None = None, index: int = 0) -> Pattern:
         if isinstance(pattern, A.Wildcard):
+            each = self._each(pattern.each) if pattern.each is not None else None
             if pattern.name != "_" and pattern.name not in self.bindings:
                 self.bindings[pattern.name] = BindingInfo(
-                    pattern.name, False, None, parent, index, 0, pattern.span, is_list=pattern.rest
-                )
-            return Tensor(None if pattern.name == "_" else pattern.name, pattern.span, rest=pattern.rest)
+                    pattern.name, each is not None, pattern.each.ops if pattern.each else None, parent, index, 0,
+                    pattern.span, is_list=pattern.rest or self.in_list,
+                )  # fmt: skip
+            return Tensor(None if pattern.name == "_" else pattern.name, pattern.span, rest=pattern.rest, each=each)
         bind = pattern.bind
         if bind is None:
             self.count += 1
             bind = f"{INTERNAL}{self.count}"
         if bind not in self.bindings:
             port = pattern.port or 0
-            self.bindings[bind] = BindingInfo(bind, True, pattern.ops, parent, index, port, pattern.span)
+            self.bindings[bind] = BindingInfo(
+                bind, True, pattern.ops, parent, index, port, pattern.span, is_list=self.in_list
+            )
         inputs = None
         if pattern.inputs is not None:
             inputs = tuple(self.compile(p, bind, i) for i, p in enumerate(pattern.inputs))
@@ -157,6 +163,15 @@ class _PatternCompiler:
             0 if pattern.port is None else pattern.port, None, pattern.span,
         )  # fmt: skip
 
+    def _each(self, pattern: A.OpPattern) -> Op:
+        outer, self.in_list = self.in_list, True
+        try:
+            compiled = self.compile(pattern)
+        finally:
+            self.in_list = outer
+        assert isinstance(compiled, Op)
+        return compiled
+
 
 def compile_rule(rule_def: A.RuleDef, *, validate: bool = True) -> tuple[Rule | None, list[Diagnostic]]:
     """One rule, or None and the diagnostics that stop it from compiling."""
@@ -166,6 +181,7 @@ def compile_rule(rule_def: A.RuleDef, *, validate: bool = True) -> tuple[Rule | 
     if isinstance(rule_def.match, A.Wildcard):
         checker.error(rule_def.match.span, f"a rule must match an op at its root, not the tensor '{rule_def.match.name}'")
     checker.pattern(rule_def.match)
+    checker.element_scopes(rule_def.match)
     params = [p for p in (compile_param(d, checker) for d in rule_def.params) if p is not None]
     # A parameter is a let whose value comes from the step's arguments.
     lets: dict[str, A.Expr] = {p.name: _param_expr(d) for p, d in zip(params, rule_def.params, strict=False)}

@@ -56,6 +56,16 @@ class Bound:
         return f"Bound(name={self.name!r}, ref={self.ref!r}, node={self.node!r}, is_node={self.is_node!r})"
 
 
+class BoundList(tuple):  # type: ignore[type-arg]
+    """A list binding (``*xs``, or a name inside ``*fs: Relu(xs)``): a tuple of :class:`Bound`.
+
+    A graph function given one answers for each element (``single_use(fs)`` is a list of
+    booleans, for ``all(...)``); ``xs[i]`` is one element; ``count(xs)`` is its length.
+    """
+
+    __slots__ = ()
+
+
 class Channelled:
     """An array whose output channels lie along *axes* (flattened in order); *name* is its source.
 
@@ -116,7 +126,7 @@ class Env:
 
     def __init__(
         self,
-        bound: Mapping[str, Bound],
+        bound: Mapping[str, Bound | BoundList],
         lets: Mapping[str, A.Expr],
         functions: Mapping[str, Any],
         graph: Any,

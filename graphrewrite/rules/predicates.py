@@ -30,18 +30,21 @@ class Function:
     raw: bool
     doc: str
     keywords: tuple[str, ...] = ()
+    lists: bool = False  # takes list bindings whole (count, alike); other raw functions map over them
 
 
 FUNCTIONS: dict[str, Function] = {}
 
 
-def register(name: str, args: int | tuple[int, int], *, raw: bool = False, keywords: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+def register(  # type: ignore[no-untyped-def]
+    name: str, args: int | tuple[int, int], *, raw: bool = False, keywords: tuple[str, ...] = (), lists: bool = False
+):
     """Decorator: add ``impl(env, *args)`` to :data:`FUNCTIONS` as *name*, taking *args* arguments."""
     low, high = (args, args) if isinstance(args, int) else args
 
     def register(impl: Callable[..., Any]) -> Callable[..., Any]:
         doc = (impl.__doc__ or "").strip().split("\n")[0]
-        FUNCTIONS[name] = Function(name, impl, low, high, raw, doc, keywords)
+        FUNCTIONS[name] = Function(name, impl, low, high, raw, doc, keywords, lists)
         return impl
 
     return register

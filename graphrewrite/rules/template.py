@@ -27,7 +27,7 @@ from graphrewrite.engine.pattern import Match
 from graphrewrite.engine.rewrite import Rewrite
 from graphrewrite.grammar import rule_ast as A
 from graphrewrite.rules import typeinfer
-from graphrewrite.rules.expr import Env, EvalError, plain
+from graphrewrite.rules.expr import Bound, BoundList, Env, EvalError, plain
 
 
 class Refusal(Exception):
@@ -92,7 +92,7 @@ class _Builder:
             identity = Node.make(self.root.name, "Identity", [target], {"T": dtype} if dtype else {}, self.root.device)
             self.added[identity.name] = identity.with_inputs(identity.inputs + self.root.control_inputs)
         else:
-            if not (isinstance(template, A.NodeTemplate) and self._bound_node(template.like) is self.root):
+            if not (isinstance(template, A.NodeTemplate) and self._like(template) is self.root):
                 self._check_other_outputs()
             self.tensor(template, root=True)
         if list(self.added) == [self.root.name] and _same_node(self.added[self.root.name], self.root):
@@ -140,7 +140,10 @@ class _Builder:
         if isinstance(template, A.TensorTemplate):
             if template.name in self.nodes:
                 return TensorRef(self._let_node(template.name), template.port or 0)
-            ref = self.env.bound[template.name].ref
+            bound = self.env.bound[template.name]
+            if not isinstance(bound, Bound):
+                raise Refusal(f"'{template.name}' is a list; spread it as *{template.name}")
+            ref = bound.ref
             return ref if template.port is None else TensorRef(ref.node, template.port)
         if isinstance(template, A.ConstTemplate):
             return self._const(template, root)
@@ -169,7 +172,7 @@ class _Builder:
                 inputs += self.match.tensors(item.name)
             else:
                 inputs.append(self.tensor(item))
-        like = self._bound_node(template.like) if template.like else None
+        like = self._like(template)
         op = like.op if like is not None else str(template.op)
         given = {}
         for setting in template.attributes:
@@ -184,6 +187,8 @@ class _Builder:
         attr = typeinfer.infer_attrs(op, dtypes, given, base)
         if isinstance(attr, str):
             raise Refusal(attr)
+        if root and like is not None and like is not self.root:
+            attr = self._root_shapes(attr)
         name = self.root.name if root else self._fresh(label) if label else self._node_name(like, template)
         controls = like.control_inputs if like is not None else ()
         node = Node(name, op, (), like.device if like is not None else self.root.device, attr)
@@ -203,9 +208,29 @@ class _Builder:
         self.added[node.name] = node
         return TensorRef(node.name, 0)
 
+    def _root_shapes(self, attr: dict[str, Any]) -> dict[str, Any]:
+        """A node re-made in the root's place computes the root's tensor: the root's recorded
+        shape replaces the one the node had (``fs[0](ConcatV2(*xs, axis))`` is concat-shaped)."""
+        attr = {k: v for k, v in attr.items() if k != "_output_shapes"}
+        shapes = self.root.attr.get("_output_shapes")
+        if shapes is not None and len(shapes.list.shape) == 1:
+            attr["_output_shapes"] = shapes
+        return attr
+
+    def _like(self, template: A.Template) -> Node | None:
+        """The bound node a ``name(...)`` or ``name[i](...)`` template re-makes, if any."""
+        if not isinstance(template, A.NodeTemplate) or not template.like:
+            return None
+        if template.element is None:
+            return self._bound_node(template.like)
+        listed = self.env.bound.get(template.like)
+        if not isinstance(listed, BoundList) or template.element >= len(listed):
+            raise Refusal(f"'{template.like}' has no element {template.element}")
+        return listed[template.element].node
+
     def _bound_node(self, name: str | None) -> Node | None:
         bound = self.env.bound.get(name) if name else None
-        return bound.node if bound is not None else None
+        return bound.node if isinstance(bound, Bound) else None
 
     # -- names --
 
@@ -220,7 +245,7 @@ class _Builder:
             return self._fresh(expr.id)
         first = _first_name(expr, self.env)
         bound = self.env.bound.get(first) if first else None
-        node = bound.node if bound is not None else None
+        node = bound.node if isinstance(bound, Bound) else None
         if node is not None and node.op == "Const" and node.name in self.dying and node.name not in self.claimed:
             self.claimed.add(node.name)
             return node.name

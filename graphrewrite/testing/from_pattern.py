@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -116,6 +117,16 @@ class PatternBuilder:
             self.bound[pattern.bind] = (name, demand.spec)
         return name
 
+    def _one_op(self, pattern: Pattern) -> Pattern:
+        """A ``*fs: A|B(xs)`` list with one op drawn for all its elements (a rule wants them
+        alike more often than not), and its names unbound: they are local to one element."""
+        if not isinstance(pattern, Tensor) or pattern.each is None:
+            return pattern
+        each = _unbound(pattern.each)
+        if each.ops:
+            each = attrs.evolve(each, ops=frozenset({self.draw(st.sampled_from(sorted(each.ops)))}))
+        return attrs.evolve(pattern, each=each)
+
     def _tensor(self, pattern: Tensor, demand: Demand) -> str:
         return self.b.tensor(demand, self.surround, [self.draw(st.integers(0, 1))])
 
@@ -166,7 +177,7 @@ class PatternBuilder:
             inputs = [self.b.tensor(d, self.surround, [0]) for d in plan.inputs]
         else:
             if any(isinstance(p, Tensor) and p.rest for p in pats):
-                pats = _spread_rests(pats, len(plan.inputs))
+                pats = _spread_rests(tuple(self._one_op(p) for p in pats), len(plan.inputs))
             elif pattern.variadic:
                 pats = pats[:-1] + (pats[-1],) * (len(plan.inputs) - len(pats) + 1)
             if len(pats) != len(plan.inputs):
@@ -179,9 +190,17 @@ class PatternBuilder:
         return name
 
 
+def _unbound(pattern: Op) -> Op:
+    inputs = None
+    if pattern.inputs is not None:
+        inputs = tuple(_unbound(p) if isinstance(p, Op) else attrs.evolve(p, bind=None) for p in pattern.inputs)
+    return attrs.evolve(pattern, bind=None, inputs=inputs)
+
+
 def _spread_rests(pats: tuple[Pattern, ...], count: int) -> tuple[Pattern, ...]:
-    """*pats* with each ``*xs`` replaced by plain tensors, sharing what the fixed patterns
-    leave of *count* inputs as evenly as they can (the later lists take the remainder)."""
+    """*pats* with each ``*xs`` replaced by plain tensors (by its element pattern, for
+    ``*fs: Relu(xs)``), sharing what the fixed patterns leave of *count* inputs as evenly as
+    they can (the later lists take the remainder)."""
     rests = [i for i, p in enumerate(pats) if isinstance(p, Tensor) and p.rest]
     spare = count - (len(pats) - len(rests))
     out: list[Pattern] = []
@@ -191,7 +210,8 @@ def _spread_rests(pats: tuple[Pattern, ...], count: int) -> tuple[Pattern, ...]:
             continue
         order = rests.index(index)
         take = spare // len(rests) + (1 if order >= len(rests) - spare % len(rests) else 0)
-        out += [Tensor()] * take
+        each = pat.each if isinstance(pat, Tensor) else None
+        out += [each if each is not None else Tensor()] * take
     return tuple(out)
 
 
@@ -272,7 +292,6 @@ def _attempt(draw, rule, dtype, surround, args, max_inputs) -> GraphCase:  # typ
 
 
 def _with_fires(case: GraphCase, rule: Any, args: Mapping[str, Any]) -> GraphCase:
-    import attrs
 
     from graphrewrite.rules.params import defaults
 

@@ -161,6 +161,35 @@ def test_a_list_binding_captures_inputs_before_a_fixed_last_one():
     np.testing.assert_array_equal(run_graph(out, feed, ["y"])[0], run_graph(graph_def, feed, ["y"])[0])
 
 
+LIST_CONDITIONS = """
+rule three_relus "Relu(a) ++ Relu(b) ++ Relu(c) -> Relu(a ++ b ++ c), only for three" {
+    match   cat: ConcatV2(*fs: Relu|Elu(xs), axis)
+    where   count(fs) == 3
+    where   all(op(fs) == "Relu")
+    where   all(single_use(fs))
+    where   dtype(xs[0]) == "float32"
+    rewrite fs[0](ConcatV2(*xs, axis))
+}
+"""
+
+
+@pytest.mark.parametrize(("parts", "fires"), [(3, True), (2, False)])
+def test_conditions_over_a_list_binding(parts, fires):
+    import tensorflow as tf
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [2, 3], name="x")
+        tf.concat([tf.nn.relu(x * float(k)) for k in range(1, parts + 1)], axis=1, name="y")
+    graph_def = g.as_graph_def()
+    (rule,) = load_rules_text(LIST_CONDITIONS, source="lists.rules", validate=True)
+    out = transform_graph(graph_def, ["x"], ["y"], "three_relus", rules=standard_rules().plus([rule]))
+    y = next(n for n in out.node if n.name == "y")
+    assert y.op == ("Relu" if fires else "ConcatV2")
+    feed = {"x": np.arange(6, dtype=np.float32).reshape(2, 3) - 2}
+    np.testing.assert_array_equal(run_graph(out, feed, ["y"])[0], run_graph(graph_def, feed, ["y"])[0])
+
+
 def test_a_list_binding_rule_passes_its_property_check():
     from graphrewrite.testing import check_rule
 
@@ -172,7 +201,9 @@ def test_a_list_binding_rule_passes_its_property_check():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("rule r { match ConcatV2(*xs, a) where size(xs) > 1 rewrite a }", "'xs' is a list of tensors; spread it"),
+        ("rule r { match c: ConcatV2(*fs: Relu(x), a) rewrite fs(x) }", "'fs' is a list of nodes; re-make one of them"),
+        ("rule r { match c: ConcatV2(*fs: Relu(x), a) rewrite c[0](a) }", "'c' is one node, not a list"),
+        ("rule r { match ConcatV2(*fs: Relu(x), x) rewrite x }", "'x' is bound inside the element pattern of *fs and elsewhere"),
         ("rule r { match ConcatV2(*xs, a) rewrite Identity(xs) }", "'xs' is a list of tensors; write *xs"),
         ("rule r { match ConcatV2(*xs, *ys) rewrite Concat(a, *xs) }", "two *lists side by side"),
         ("rule r { match Relu(x) rewrite AddN(*x) }", "'*x' spreads a list binding"),
