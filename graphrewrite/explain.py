@@ -11,7 +11,8 @@ from typing import Any
 
 def explain_rule(rule: Any, graph: Any, node: str, ctx: Any) -> str:
     """One paragraph about *rule* at *node*."""
-    from graphrewrite.engine.pattern import Trace, match_at
+    from graphrewrite.engine.matcher import match_at
+    from graphrewrite.engine.pattern import Trace
 
     trace = Trace()
     match = match_at(graph, rule.pattern, node, trace)

@@ -19,7 +19,8 @@ from graphrewrite.engine.collector import collector_paused
 from graphrewrite.engine.errors import GraphRewriteError
 from graphrewrite.engine.feeds import OPAQUE, cut_feeds, restore_feeds
 from graphrewrite.engine.graph import Graph, node_name
-from graphrewrite.engine.pattern import Match, Pattern, depth, match_at, matches_at, root_ops, searches
+from graphrewrite.engine.matcher import match_at, matches_at, searches
+from graphrewrite.engine.pattern import Match, Pattern, depth, root_ops
 from graphrewrite.engine.report import Report, RuleCounter, RuleStats, StepReport
 from graphrewrite.engine.rewrite import Rewrite, apply_batch
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.graph import Graph, Node, TensorRef
-from graphrewrite.engine.pattern import Op, Pattern, Tensor, match_at
+from graphrewrite.engine.matcher import match_at
+from graphrewrite.engine.pattern import Op, Pattern, Tensor
 from graphrewrite.engine.rewrite import Rewrite, apply_batch
 from graphrewrite.rules.rule import Rule
 

@@ -24,7 +24,8 @@ import numpy as np
 from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.errors import RuleError
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
-from graphrewrite.engine.pattern import Match, Op, Pattern, Tensor, match_at
+from graphrewrite.engine.matcher import match_at
+from graphrewrite.engine.pattern import Match, Op, Pattern, Tensor
 from graphrewrite.engine.rewrite import Rewrite, apply_batch
 from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param

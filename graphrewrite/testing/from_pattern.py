@@ -26,7 +26,8 @@ from graphrewrite import _tf
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import GraphRewriteError
 from graphrewrite.engine.graph import Graph
-from graphrewrite.engine.pattern import Op, Pattern, Tensor, match_at
+from graphrewrite.engine.matcher import match_at
+from graphrewrite.engine.pattern import Op, Pattern, Tensor
 from graphrewrite.engine.rewrite import Rewrite
 from graphrewrite.testing.build import DTYPE_KEYS, FLAVOURS, Builder, GraphCase
 from graphrewrite.testing.catalogue import (

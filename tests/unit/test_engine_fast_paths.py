@@ -25,7 +25,8 @@ from graphrewrite.engine.collector import collector_paused
 from graphrewrite.engine.driver import Context, run_steps
 from graphrewrite.engine.errors import GraphError
 from graphrewrite.engine.graph import Graph, Node, TensorRef
-from graphrewrite.engine.pattern import Op, Tensor, Trace, match_at
+from graphrewrite.engine.matcher import match_at
+from graphrewrite.engine.pattern import Op, Tensor, Trace
 from graphrewrite.engine.rewrite import Rewrite, apply_batch
 from graphrewrite.rules.rule import Pass, Step
 

@@ -4,7 +4,8 @@ splits the matcher enumerates in a fixed order (the first list shortest first)."
 from __future__ import annotations
 
 from graphrewrite.engine.graph import Graph, Node
-from graphrewrite.engine.pattern import Op, Tensor, match_at, matches_at, searches
+from graphrewrite.engine.matcher import match_at, matches_at, searches
+from graphrewrite.engine.pattern import Op, Tensor
 
 
 def _graph(*concat_inputs: str) -> Graph:

@@ -9,7 +9,8 @@ from graphrewrite.engine.attrvalues import DType, Shape
 from graphrewrite.engine.driver import Context, saturate
 from graphrewrite.engine.errors import SaturationError
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
-from graphrewrite.engine.pattern import Tensor, Trace, match_at, op
+from graphrewrite.engine.matcher import match_at
+from graphrewrite.engine.pattern import Tensor, Trace, op
 from graphrewrite.engine.rewrite import Rewrite, apply_batch
 from graphrewrite.rules.rule import Rule
 

@@ -8,7 +8,8 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from graphrewrite.engine.pattern import Op, Tensor, const, match_at, op
+from graphrewrite.engine.matcher import match_at
+from graphrewrite.engine.pattern import Op, Tensor, const, op
 from graphrewrite.engine.rewrite import Rewrite
 from graphrewrite.engine.validate import lint
 from graphrewrite.rules.rule import Group, Pass, Rule
