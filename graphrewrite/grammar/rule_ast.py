@@ -167,6 +167,7 @@ class NodeTemplate:
     inputs: tuple[Template | SpreadTemplate, ...]
     span: Span = attrs.field(eq=False)
     element: int | None = None  # ``fs[0](...)``: element 0 of the list of nodes ``fs``, re-made
+    name: Expr | None = None  # ``... as name(fq) + "_hoisted"``: the new node's name (made unique)
 
 
 @attrs.frozen

@@ -276,14 +276,21 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return self._expr(A.TensorTemplate(str(name), self._tspan(name), port), meta)
 
     def new_node(self, meta: Any, children: list[Any]) -> A.NodeTemplate:
-        op, attributes, *inputs = children
-        node = A.NodeTemplate(str(op), None, tuple(attributes or ()), _present(inputs), self._tspan(op))
+        op, attributes, *inputs, named = children
+        node = A.NodeTemplate(
+            str(op), None, tuple(attributes or ()), _present(inputs), self._tspan(op), name=_named(named)
+        )
         return self._expr(node, meta)
 
     def recreate(self, meta: Any, children: list[Any]) -> A.NodeTemplate:
-        name, element, attributes, *inputs = children
-        node = A.NodeTemplate(None, str(name), tuple(attributes or ()), _present(inputs), self._tspan(name), element)
+        name, element, attributes, *inputs, named = children
+        node = A.NodeTemplate(
+            None, str(name), tuple(attributes or ()), _present(inputs), self._tspan(name), element, _named(named)
+        )
         return self._expr(node, meta)
+
+    def node_name(self, meta: Any, children: list[Any]) -> _NodeName:
+        return _NodeName(children[0])
 
     def element(self, meta: Any, children: list[Token]) -> int:
         return int(children[0])
@@ -357,6 +364,17 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
 
     def list_(self, meta: Any, c: list[Any]) -> A.ListExpr:
         return self._expr(A.ListExpr(_present(c), self._span(meta)), meta)
+
+
+class _NodeName:
+    """``as EXPR`` after a node template, told apart from the template's inputs."""
+
+    def __init__(self, expr: A.Expr):
+        self.expr = expr
+
+
+def _named(found: Any) -> A.Expr | None:
+    return found.expr if isinstance(found, _NodeName) else None
 
 
 def _present(items: list[Any]) -> tuple[Any, ...]:

@@ -276,6 +276,8 @@ class Checker:
                     self._template_attr(op, setting)
         for setting in template.attributes:
             self.expr(setting.value, names)
+        if template.name is not None:
+            self.expr(template.name, names)
         for child in template.inputs:
             self.template(child, names)
 

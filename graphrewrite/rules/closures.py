@@ -193,6 +193,8 @@ def _binary(expr: A.Binary, lets: Collection[str], functions: Mapping[str, Any])
 
     def arithmetic(env: Env) -> Any:
         a, b = left(env), right(env)
+        if op == "+" and isinstance(a, str) and isinstance(b, str):
+            return a + b  # names: name(fq) + "_hoisted"
         return combine(op, env.numeric(a), env.numeric(b))
 
     return arithmetic

@@ -112,13 +112,14 @@ class Program:
 
 
 def _template_exprs(template: A.Template | A.SpreadTemplate | A.OutputsTemplate) -> list[A.Expr]:
-    """The expressions a rewrite template evaluates: const(...) values and attribute settings."""
+    """The expressions a rewrite template evaluates: const(...) values, attribute settings and
+    new nodes' names."""
     if isinstance(template, A.OutputsTemplate):
         return [e for item in template.items for e in _template_exprs(item)]
     if isinstance(template, A.ConstTemplate):
         return [template.expr]
     if isinstance(template, A.NodeTemplate):
-        found = [s.value for s in template.attributes]
+        found = [s.value for s in template.attributes] + ([template.name] if template.name is not None else [])
         for child in template.inputs:
             found += _template_exprs(child)
         return found
@@ -203,6 +204,8 @@ def compile_rule(rule_def: A.RuleDef, *, validate: bool = True) -> tuple[Rule | 
     for where in rule_def.wheres:
         checker.expr(where.expr, lets)
     checker.template(rule_def.rewrite, lets)
+    if isinstance(rule_def.rewrite, A.NodeTemplate) and rule_def.rewrite.name is not None:
+        checker.error(rule_def.rewrite.span, "the rewrite's root takes the matched root's name; 'as' names other new nodes")
     if checker.diagnostics:
         return None, checker.diagnostics
     program = Program(rule_def.name, patterns.bindings, lets, rule_def.wheres, rule_def.rewrite, nodes)

@@ -273,6 +273,12 @@ def _op(env: Env, x: Any) -> str:
     return node_arg(x, "op").op
 
 
+@register("name", 1, raw=True)
+def _node_name(env: Env, x: Any) -> str:
+    """name(n): the name of the node bound to n ("conv1/Conv2D"), for naming new nodes."""
+    return node_arg(x, "name").name
+
+
 @register("is_const", 1, raw=True)
 def _is_const(env: Env, x: Any) -> bool:
     """is_const(x): x is produced by a Const node."""

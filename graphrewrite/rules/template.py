@@ -189,7 +189,7 @@ class _Builder:
             raise Refusal(attr)
         if root and like is not None and like is not self.root:
             attr = self._root_shapes(attr)
-        name = self.root.name if root else self._fresh(label) if label else self._node_name(like, template)
+        name = self.root.name if root else self._given_name(template) or (self._fresh(label) if label else self._node_name(like, template))
         controls = like.control_inputs if like is not None else ()
         node = Node(name, op, (), like.device if like is not None else self.root.device, attr)
         return self._add(node.with_inputs([*inputs, *controls]), root)
@@ -239,6 +239,17 @@ class _Builder:
             self.claimed.add(like.name)
             return like.name
         return self._fresh(template.like or str(template.op))
+
+    def _given_name(self, template: A.NodeTemplate) -> str | None:
+        """The name ``as EXPR`` gives the node, made unique, or None."""
+        if template.name is None:
+            return None
+        wanted = self.env.eval(template.name)
+        if not isinstance(wanted, str) or not wanted:
+            raise Refusal(f"a node name must be a non-empty string, not {wanted!r}")
+        name = self.graph.unique_name(wanted, taken=self.added.keys() | self.claimed)
+        self.claimed.add(name)
+        return name
 
     def _const_name(self, expr: A.Expr) -> str:
         if isinstance(expr, A.Name) and expr.id in self.env.lets:

@@ -10,8 +10,8 @@ Each convertible op ``n`` (see ``quantize_ops.QUANTIZED_OPS``) becomes::
 then adjacent ``Dequantize -> QuantizeV2`` pairs are cancelled so chains of eight-bit ops stay
 eight-bit (``remove_redundant_quantizations`` in quantize.rules). Run ``quantize_weights`` first so weights arrive
 already quantized. GTT's steps are kept, in order: quantize Placeholders (``input_min``/
-``input_max``), hoist and convert FakeQuants, convert ops, merge adjacent Requantizes, remove
-redundant quantizations. Differences from GTT (docs/compression.md): per-input quantizers are
+``input_max``), hoist and convert FakeQuants (the ``fake_quants_to_eight_bit`` schedule in
+quantize.rules), convert ops, merge adjacent Requantizes, remove redundant quantizations. Differences from GTT (docs/compression.md): per-input quantizers are
 shared by construction instead of a global ``merge_duplicate_nodes``; dead float subgraphs are
 deleted; only float Placeholders are quantized; control inputs are kept, not quantized; Add
 and Mul are converted only where the kernels' limited broadcasting gives the right values.
@@ -34,7 +34,7 @@ from graphrewrite.engine.graph import Graph, Node, TensorRef
 from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Pass
-from graphrewrite.stdlib_rules import requantize, rule_files
+from graphrewrite.stdlib_rules import rule_files
 from graphrewrite.stdlib_rules.op_signature import in_out_types
 from graphrewrite.stdlib_rules.quantize_ops import (
     BROADCASTING,
@@ -255,10 +255,9 @@ def quantize_nodes(graph: Graph, ctx: Any) -> Graph:
     """GTT's quantize_nodes pipeline, step by step."""
     settings = Settings.from_args(ctx.args)
     graph = quantize_placeholders(graph, settings.input_range)
-    graph = requantize.hoist_fake_quants(graph, ctx)
-    graph = requantize.apply_once(graph, requantize.CONVERT_FAKE_QUANT, ctx)
+    graph = rule_files.BY_NAME["fake_quants_to_eight_bit"].apply(graph, ctx)[0]
     graph = convert_ops(graph, settings)
-    graph = requantize.apply_once(graph, rule_files.BY_NAME["merge_adjacent_requantizes"], ctx)
+    graph = rule_files.BY_NAME["merge_requantizes_once"].apply(graph, ctx)[0]
     return rule_files.BY_NAME["remove_redundant_quantizations"].apply(graph, ctx)[0]
 
 

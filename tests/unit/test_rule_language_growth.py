@@ -212,3 +212,39 @@ def test_a_list_binding_rule_passes_its_property_check():
 def test_list_bindings_are_checked(text, message):
     with pytest.raises(LanguageError, match=message.replace("*", r"\*")):
         load_rules_text(text, source="bad.rules")
+
+
+NAMED = """
+rule split_relu "Relu(x) -> Relu(Identity(x)), the Identity named <relu>_in" {
+    match   r: Relu(x)
+    where   op(r) == "Relu" and not has_attr(r, "_done")
+    rewrite r[_done=true](Identity(x) as name(r) + "_in")
+}
+"""
+
+
+def test_as_names_a_new_node_and_makes_it_unique():
+    import tensorflow as tf
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [2, 3], name="x")
+        tf.identity(x, name="y_in")  # the name the rule asks for is taken
+        tf.nn.relu(x, name="y")
+    graph_def = g.as_graph_def()
+    (rule,) = load_rules_text(NAMED, source="named.rules", validate=True)
+    out = transform_graph(graph_def, ["x"], ["y", "y_in"], "split_relu", rules=standard_rules().plus([rule]))
+    by_name = {n.name: n for n in out.node}
+    assert by_name["y"].input == ["y_in_1"] and by_name["y_in_1"].op == "Identity"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rule r { match Relu(x) rewrite Relu(x) as \"z\" }", "the rewrite's root takes the matched root's name"),
+        ("rule r { match Relu(x) rewrite Neg(Relu(x) as nme(x)) }", "unknown function 'nme'"),
+    ],
+)
+def test_node_names_are_checked(text, message):
+    with pytest.raises(LanguageError, match=message):
+        load_rules_text(text, source="bad.rules")
