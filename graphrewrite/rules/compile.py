@@ -27,7 +27,8 @@ from graphrewrite.rules.declarations import compile_facts, script_text
 from graphrewrite.rules.expr import Bound, BoundList, Env, EvalError
 from graphrewrite.rules.functions import FUNCTIONS
 from graphrewrite.rules.params import Kind, Param
-from graphrewrite.rules.rule import Group, Repeat, Rule, Run, Schedule, Transform
+from graphrewrite.rules.rule import Group, Rule, Transform
+from graphrewrite.rules.schedules import compile_schedules
 from graphrewrite.rules.template import build_rewrite
 
 INTERNAL = "%"  # prefix of the bindings the compiler gives unnamed pattern nodes
@@ -268,7 +269,7 @@ def compile_rules(rule_file: A.RuleFile, *, validate: bool = True) -> tuple[Tran
         if schedule.name in defined:
             diagnostics.append(Diagnostic(schedule.span, f"'{schedule.name}' is defined twice"))
         defined.setdefault(schedule.name, schedule)
-    schedules = _compile_schedules(rule_file.schedules, {**rules, **groups}, defined, diagnostics)
+    schedules = compile_schedules(rule_file.schedules, {**rules, **groups}, defined, diagnostics)
     if diagnostics:
         unique = list({(d.span, d.message): d for d in diagnostics}.values())
         raise LanguageError(unique, rule_file.text)
@@ -302,43 +303,3 @@ def _compile_groups(
         unique = list({r.name: r for r in members(group, (group.name,))}.values())
         out[group.name] = Group(group.name, group.doc or f"rules {', '.join(r.name for r in unique)}", tuple(unique))
     return out
-
-
-def _compile_schedules(
-    schedules: tuple[A.ScheduleDef, ...], runnable: Mapping[str, Rule | Group], defined: Mapping[str, Any],
-    diagnostics: list[Diagnostic],
-) -> dict[str, Schedule]:
-    """Schedules in file order; a step names a rule, group or earlier schedule of the file."""
-    out: dict[str, Schedule] = {}
-
-    def steps(items: tuple[A.ScheduleStep, ...], owner: str) -> tuple[Run | Repeat, ...]:
-        found: list[Run | Repeat] = []
-        for item in items:
-            if isinstance(item, A.RepeatStep):
-                found.append(Repeat(steps(item.steps, owner)))
-                continue
-            target = runnable.get(item.name) or out.get(item.name)
-            if target is None:
-                what = "itself" if item.name == owner else f"'{item.name}', which is not a rule, group or earlier schedule"
-                hint = None if item.name == owner else suggest(item.name, [*runnable, *out])
-                diagnostics.append(Diagnostic(item.span, f"schedule '{owner}' names {what}", hint))
-            elif item.once and isinstance(target, Schedule):
-                diagnostics.append(Diagnostic(item.span, f"'once' runs a rule or group; '{item.name}' is a schedule"))
-            else:
-                found.append(Run(target, item.once))
-        return tuple(found)
-
-    for schedule in schedules:
-        made = steps(schedule.steps, schedule.name)
-        members = [s.transform for s in _runs(made)]
-        params = tuple({p.name: p for m in members for p in getattr(m, "params", ())}.values())
-        doc = schedule.doc or "schedule: " + " ".join(m.name for m in members)
-        out[schedule.name] = Schedule(schedule.name, doc, made, params)
-    return out
-
-
-def _runs(steps: tuple[Run | Repeat, ...]) -> list[Run]:
-    found: list[Run] = []
-    for step in steps:
-        found += _runs(step.steps) if isinstance(step, Repeat) else [step]
-    return found

@@ -248,3 +248,16 @@ def test_as_names_a_new_node_and_makes_it_unique():
 def test_node_names_are_checked(text, message):
     with pytest.raises(LanguageError, match=message):
         load_rules_text(text, source="bad.rules")
+
+
+def test_a_schedule_is_as_lossy_as_its_loosest_member():
+    text = """
+    rule exact "Neg(Neg(x)) -> x" { match Neg(Neg(x)) rewrite x }
+    rule rough(bits: int = 8) "Relu(x) -> x, roughly" lossy(rtol=1e-3 * 8 / bits, atol=1e-4) { match Relu(x) rewrite x }
+    schedule both "exact, then rough once" { exact  once rough }
+    schedule strict "only exact" { exact }
+    """
+    found = {t.name: t for t in load_rules_text(text, source="s.rules")}
+    assert found["strict"].facts.lossy is None
+    assert found["both"].facts.tolerance({"bits": 8}) == pytest.approx((1e-3, 1e-4))
+    assert found["both"].facts.tolerance({"bits": 4}) == pytest.approx((2e-3, 1e-4))
