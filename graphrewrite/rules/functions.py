@@ -9,6 +9,7 @@ from __future__ import annotations
 from graphrewrite.rules import (
     conv_functions,  # noqa: F401  (registers the channel functions)
     list_functions,  # noqa: F401  (registers count and alike)
+    weight_functions,  # noqa: F401  (registers round_buckets)
 )
 from graphrewrite.rules.predicates import FUNCTIONS
 

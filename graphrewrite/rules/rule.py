@@ -133,6 +133,10 @@ class Repeat:
 
     steps: tuple[Run | Repeat, ...]
 
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return tuple(r for step in self.steps for r in (step.rules if isinstance(step, Repeat) else _step_rules(step.transform)))
+
     def apply(self, graph: Graph, ctx: Context) -> tuple[Graph, tuple[RuleStats, ...]]:
         stats: list[RuleStats] = []
         for _ in range(MAX_ITERATIONS):
@@ -165,6 +169,19 @@ class Schedule:
             graph, found = step.apply(graph, ctx)
             stats += found
         return graph, _merged(stats)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """The pattern rules its steps run, each once, in order (as a group's ``rules``)."""
+        found: dict[str, Rule] = {}
+        for step in self.steps:
+            members = step.rules if isinstance(step, Repeat) else _step_rules(step.transform)
+            found.update((r.name, r) for r in members)
+        return tuple(found.values())
+
+
+def _step_rules(transform: Rule | Group | Schedule) -> tuple[Rule, ...]:
+    return (transform,) if isinstance(transform, Rule) else tuple(transform.rules)
 
 
 def _merged(stats: list[RuleStats]) -> tuple[RuleStats, ...]:

@@ -1,6 +1,6 @@
 """Schedules compiled: their steps resolved against a rule file's rules and groups, their
 parameters gathered from their members, and their facts combined (a schedule is as lossy as
-its loosest member)."""
+its loosest member; its members' tested arguments are its own)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from graphrewrite.engine.errors import Diagnostic, suggest
 from graphrewrite.grammar import rule_ast as A
-from graphrewrite.rules.facts import LOSSLESS, Facts, Tolerance
+from graphrewrite.rules.facts import Checked, Facts, Tolerance
 from graphrewrite.rules.rule import Group, Repeat, Rule, Run, Schedule
 
 
@@ -49,16 +49,18 @@ def compile_schedules(
 def _combined_facts(members: list[Any]) -> Facts:
     """A schedule drifts as far as its loosest member: lossy when any member is, with each
     tolerance the largest the members allow for the step's arguments."""
+    args = {k: v for m in members for k, v in m.facts.checked.args.items()}
+    checked = Checked(args=args)  # the property tests run the members' tested arguments
     lossy = [m.facts for m in members if m.facts.lossy is not None]
     if not lossy:
-        return LOSSLESS
+        return Facts(checked=checked)
 
     def scaled(args: Mapping[str, Any], _: Tolerance) -> Tolerance:
         found = [f.tolerance(args) for f in lossy]
         return max(t[0] for t in found if t), max(t[1] for t in found if t)
 
     base = (max(f.lossy[0] for f in lossy if f.lossy), max(f.lossy[1] for f in lossy if f.lossy))
-    return Facts(lossy=base, scaled=scaled)
+    return Facts(lossy=base, scaled=scaled, checked=checked)
 
 
 def _runs(steps: tuple[Run | Repeat, ...]) -> list[Run]:

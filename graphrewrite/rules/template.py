@@ -160,7 +160,10 @@ class _Builder:
             value = value.astype(np.float32)  # a literal like const(1.5) means TF's default float
         dtype = dtype_of_numpy(value.dtype)
         name = self.root.name if root else self._const_name(template.expr)
-        node = Node(name, "Const", (), self.root.device, {"dtype": type_attr(dtype), "value": tensor_attr(value, dtype)})
+        attr = {"dtype": type_attr(dtype), "value": tensor_attr(value, dtype)}
+        if root and self.root.op == "Const":  # a Const in a Const's place keeps its _class, ...
+            attr = {**{k: v for k, v in self.root.attr.items() if k.startswith("_")}, **attr}
+        node = Node(name, "Const", (), self.root.device, attr)
         if stores_raw(value, dtype):
             node.remember_value(value)  # the next iteration's rules read it without decoding
         return self._add(node, root)

@@ -21,7 +21,7 @@ from graphrewrite.rules.rule import RuleSet
 def standard_rules() -> RuleSet:
     """Every standard transform, in the order ``graphrewrite rules`` prints them."""
     from graphrewrite.stdlib_rules import attributes as attrs_
-    from graphrewrite.stdlib_rules import backports, inference, names, round_weights
+    from graphrewrite.stdlib_rules import backports, inference, names
     from graphrewrite.stdlib_rules.fold_constants import FOLD_CONSTANTS
     from graphrewrite.stdlib_rules.freeze_ranges import FREEZE_REQUANTIZATION_RANGES
     from graphrewrite.stdlib_rules.insert_logging import INSERT_LOGGING
@@ -69,7 +69,7 @@ def standard_rules() -> RuleSet:
             inference.INLINE_PARTITIONEDCALL,
             # compression (lossy: their facts give the tolerance --verify uses)
             QUANTIZE_WEIGHTS,
-            round_weights.ROUND_WEIGHTS,
+            files["round_weights"],
             files["cast_weights"],
             QUANTIZE_NODES,
             FREEZE_REQUANTIZATION_RANGES,

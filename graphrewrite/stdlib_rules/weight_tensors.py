@@ -1,9 +1,10 @@
 """Shared parts of the weight transforms: reading float Consts, and one-shot passes over them.
 
-``quantize_weights``, ``round_weights`` and ``cast_weights`` each look at every ``Const`` once,
-as GTT does, and replace some of them with a small subgraph under the same name. They are
-passes, not fixed-point rules: their own outputs are Consts too (``round_weights`` would keep
-shifting values; ``quantize_weights(minimum_size=1)`` would quantize its own min/max scalars).
+``quantize_weights`` looks at every ``Const`` once, as GTT does, and replaces some of them with
+a small subgraph under the same name. It is a pass, not a fixed-point rule: its own outputs are
+Consts too (``quantize_weights(minimum_size=1)`` would quantize its own min/max scalars).
+(``round_weights`` and ``cast_weights`` are rules in ``weights.rules``; round_weights runs
+once, through a schedule, for the same reason.)
 """
 
 from __future__ import annotations

@@ -146,22 +146,6 @@ def requantized(draw: Any) -> GraphCase:
     return _evolve(case, graph, args={"min_max_log_file": RANGE_LOG})
 
 
-def big_weights() -> Any:
-    """Graphs holding a convolution or MatMul whose weights have at least 16 elements (what
-    round_weights touches), built from a pattern so that they always do."""
-    from graphrewrite.engine.pattern import Tensor, const, op
-    from graphrewrite.engine.rewrite import Rewrite
-    from graphrewrite.rules.rule import Rule
-    from graphrewrite.testing import graphs_from_pattern
-
-    def large(match: Any, graph: Any, ctx: Any) -> str | None:
-        return None if match.node("w").value().size >= 16 else "fewer than 16 weights"
-
-    pattern = op("Conv2D|MatMul|DepthwiseConv2dNative", Tensor("x"), const("w"))
-    probe = Rule("big_weights", "weights with 16+ elements", pattern, lambda m, g, c: Rewrite("big_weights", m.root), large)
-    return graphs_from_pattern(probe).filter(lambda case: bool(case.fires))
-
-
 def identity_like() -> Any:
     """Palette graphs with Identity-like ops and control edges (remove_nodes)."""
     return graphs(ops=(*PALETTE, *IDENTITY_LIKE), control_edges=True)

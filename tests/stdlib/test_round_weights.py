@@ -10,8 +10,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from graphrewrite import _tf
-from graphrewrite.engine.errors import UsageError
-from graphrewrite.stdlib_rules.round_weights import ROUND_WEIGHTS, round_range, round_to_buckets
+from graphrewrite.engine.errors import RuleError
+from graphrewrite.rules.weight_functions import round_range, round_to_buckets
+from graphrewrite.stdlib_rules.rule_files import BY_NAME
+
+ROUND_WEIGHTS = BY_NAME["round_weights"]
 
 RNG = np.random.RandomState(11)
 
@@ -62,8 +65,8 @@ def test_device_and_control_inputs_survive():
     assert w.device == "/device:CPU:0" and list(w.input) == ["^gate"]
 
 
-def test_num_steps_below_one_is_a_usage_error():
-    with pytest.raises(UsageError, match="num_steps=0"):
+def test_num_steps_below_one_is_an_error():
+    with pytest.raises(RuleError, match="require num_steps >= 1 is false"):
         apply(ROUND_WEIGHTS, const_graph(np.zeros(20, np.float32)), [], ["y"], num_steps=0)
 
 
