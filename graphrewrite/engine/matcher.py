@@ -51,34 +51,12 @@ def matches_at(graph: Graph, pattern: Pattern, root: str) -> Iterator[Match]:
 def searches(pattern: Pattern) -> bool:
     """Whether *pattern* has an input list with several ``*lists``, whose split among them is
     a search: a rule with such a pattern tries each match until one passes its conditions."""
-    return _flags(pattern)[0]
+    return isinstance(pattern, Op) and pattern.splits
 
 
-def _general(pattern: Pattern) -> bool:
+def _general(pattern: Op) -> bool:
     """Whether only the generator matches *pattern* (split searches, element patterns)."""
-    return _flags(pattern)[1]
-
-
-def _flags(pattern: Pattern) -> tuple[bool, bool]:
-    found = _FLAGS.get(id(pattern))
-    if found is None or found[0] is not pattern:
-        split, each = _scan(pattern)
-        found = _FLAGS[id(pattern)] = (pattern, (split, split or each))
-    return found[1]
-
-
-def _scan(pattern: Pattern) -> tuple[bool, bool]:
-    """(an input list has several ``*lists``, a ``*list`` has an element pattern)."""
-    if isinstance(pattern, Tensor):
-        return (False, False) if pattern.each is None else (_scan(pattern.each)[0], True)
-    if not pattern.inputs:
-        return False, False
-    rests = [p for p in pattern.inputs if isinstance(p, Tensor) and p.rest]
-    found = [_scan(p) for p in pattern.inputs]
-    return len(rests) > 1 or any(f[0] for f in found), bool(any(f[1] for f in found))
-
-
-_FLAGS: dict[int, tuple[Pattern, tuple[bool, bool]]] = {}
+    return pattern.splits or pattern.lists_each
 
 
 # -- the fast path: patterns that bind no name twice ---------------------------------------

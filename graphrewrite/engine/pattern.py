@@ -66,6 +66,18 @@ class Op:
     port: int | None = 0
     check: Callable[[Node], str | None] | None = attrs.field(default=None, eq=False)
     span: Span | None = attrs.field(default=None, eq=False)
+    # Computed: an input list below splits among several *lists (the matcher searches), and
+    # some *list has an element pattern (only the general matcher handles it).
+    splits: bool = attrs.field(init=False, eq=False, repr=False)
+    lists_each: bool = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        inputs = self.inputs or ()
+        rests = sum(1 for p in inputs if isinstance(p, Tensor) and p.rest)
+        eaches = [p.each for p in inputs if isinstance(p, Tensor) and p.each is not None]
+        ops = [p for p in inputs if isinstance(p, Op)] + eaches
+        object.__setattr__(self, "splits", rests > 1 or any(p.splits for p in ops))
+        object.__setattr__(self, "lists_each", bool(eaches) or any(p.lists_each for p in ops))
 
     def describe(self) -> str:
         return "|".join(sorted(self.ops)) if self.ops else "*"
