@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from graphrewrite.engine.errors import GraphFileError, UsageError
+from graphrewrite.engine.opdefs import PLACEHOLDER_OPS
 
 Shape = tuple[int, ...]
 # A static shape as the graph knows it: None for unknown rank, None dims for unknown sizes.
@@ -149,16 +150,13 @@ def _specs_from_graphdef(graph_def: Any, inputs: Sequence[str]) -> dict[str, tup
 
     graph = graph_def if isinstance(graph_def, Graph) else Graph.from_graphdef(graph_def)
     nodes = [graph.node(name) for name in inputs]
-    if any(n.op not in _PLACEHOLDERS or TensorRef.parse(name).port > 0 for n, name in zip(nodes, inputs, strict=True)):
+    if any(n.op not in PLACEHOLDER_OPS or TensorRef.parse(name).port > 0 for n, name in zip(nodes, inputs, strict=True)):
         # Only TensorFlow knows the type and shape of an arbitrary tensor: ask a runner.
         from graphrewrite.runner import GraphRunner
 
         with GraphRunner(graph.to_graphdef()) as runner:
             return input_specs(runner, inputs)
     return {name: (n.get("dtype").numpy, n.get("shape") if "shape" in n.attr else None) for n, name in zip(nodes, inputs, strict=True)}
-
-
-_PLACEHOLDERS = ("Placeholder", "PlaceholderWithDefault")
 
 
 def random_feeds(

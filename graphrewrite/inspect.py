@@ -253,7 +253,7 @@ def _find(graph: Graph, name: str) -> Node | None:
 def _check_port(node: Node, port: int, text: str) -> None:
     if port == 0:
         return
-    from graphrewrite.engine.validate import output_count
+    from graphrewrite.engine.opdefs import output_count
 
     count = output_count(node)
     if count is not None and port >= count:

@@ -123,7 +123,7 @@ def default_inputs(graph: Graph) -> tuple[str, ...]:
 
 def default_outputs(graph: Graph) -> tuple[str, ...]:
     """Sink nodes: nothing consumes them, they have outputs, and they are not Const/Placeholder."""
-    from graphrewrite.engine.validate import output_count
+    from graphrewrite.engine.opdefs import output_count
 
     return tuple(
         n.name

@@ -30,12 +30,10 @@ import attrs
 
 from graphrewrite.engine.graph import CONTROL, Graph
 from graphrewrite.engine.node import Node, TensorRef, node_name
-from graphrewrite.engine.opdefs import output_dtypes
-from graphrewrite.engine.validate import output_count
+from graphrewrite.engine.opdefs import FEED_ONLY_OPS, output_count, output_dtypes
 
 OPAQUE, VISIBLE, CUT = "opaque", "visible", "cut"
 FEED_MODES = (OPAQUE, VISIBLE, CUT)
-PLACEHOLDERS = frozenset({"Placeholder", "PlaceholderV2"})
 
 
 @attrs.frozen
@@ -60,7 +58,7 @@ def cut_feeds(graph: Graph, inputs: Iterable[str]) -> tuple[Graph, FeedCut]:
     originals, stand_ins = [], []
     for name in dict.fromkeys(node_name(i) for i in inputs if i):
         node = graph.get(name)
-        if node is None or node.op in PLACEHOLDERS:
+        if node is None or node.op in FEED_ONLY_OPS:
             continue
         stand_in = _stand_in(node)
         if stand_in is not None:

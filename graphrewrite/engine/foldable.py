@@ -11,11 +11,11 @@ folds, as in TensorFlow). Everything here is cached per op, or per op and type s
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from typing import Any
 
 from graphrewrite import _tf
 from graphrewrite.engine.graph import Node
+from graphrewrite.engine.opdefs import attr_defaults, output_type_enums
 
 # Ops with control-flow or call semantics, or that TensorFlow's folder refuses by kind.
 NEVER = frozenset(
@@ -44,45 +44,6 @@ def op_may_fold(op: str) -> bool:
 
 
 @functools.cache
-def _op_spec(op: str) -> tuple[tuple[tuple[int, str, str, str], ...], dict[str, Any]]:
-    op_def: Any = _tf.op_def(op)  # callers checked that the op is registered
-    outputs = tuple((a.type, a.type_attr, a.number_attr, a.type_list_attr) for a in op_def.output_arg)
-    return outputs, {a.name: a.default_value for a in op_def.attr if a.HasField("default_value")}
-
-
-def _attr(node: Node, name: str, defaults: Mapping[str, Any]) -> Any:
-    if name in node.attr:
-        return node.attr[name]
-    return defaults.get(name)
-
-
-def _attr_field(node: Node, name: str, defaults: Mapping[str, Any], field: str) -> Any:
-    value = _attr(node, name, defaults)
-    return None if value is None else getattr(value, field)
-
-
-def output_types(node: Node) -> tuple[int, ...] | None:
-    """The dtype enums of *node*'s outputs, from its OpDef and attrs; None when unknown."""
-    if _tf.op_def(node.op) is None:
-        return None
-    spec, defaults = _op_spec(node.op)
-    out: list[int] = []
-    for fixed, type_attr, number_attr, list_attr in spec:
-        if list_attr:
-            value = _attr(node, list_attr, defaults)
-            if value is None:
-                return None
-            out += list(value.list.type)
-            continue
-        dtype = fixed or _attr_field(node, type_attr, defaults, "type")
-        count = _attr_field(node, number_attr, defaults, "i") if number_attr else 1
-        if dtype is None or count is None:
-            return None
-        out += [dtype] * count
-    return tuple(out)
-
-
-@functools.cache
 def _cpu_kernels(op: str) -> tuple[tuple[str, ...], tuple[dict[str, frozenset[int]], ...]]:
     """The attrs CPU kernels of *op* constrain, and each kernel's allowed types for them."""
     registered = _tf.private("kernels_for_op")
@@ -107,10 +68,11 @@ def _kernel_matches(op: str, types: tuple[tuple[int, ...] | None, ...]) -> bool:
 def _has_cpu_kernel(node: Node) -> bool:
     """Whether a CPU kernel accepts *node*'s type attrs (TF folds only what the CPU can run)."""
     names, _ = _cpu_kernels(node.op)
-    defaults = _op_spec(node.op)[1]
+    defaults = attr_defaults(node.op) or {}
     types: list[tuple[int, ...] | None] = []
     for name in names:
-        value = _attr(node, name, defaults)
+        value = node.attr.get(name)
+        value = value if value is not None else defaults.get(name)
         if value is None:
             types.append(None)
         else:
@@ -127,7 +89,7 @@ def _takes_functions(op: str) -> bool:
 def node_types(node: Node) -> tuple[int, ...] | None:
     """Per-node checks for a node whose op and inputs allow folding: its output types when it
     may be folded, else None."""
-    types = output_types(node)
+    types = output_type_enums(node)
     if not types or OPAQUE_TYPES.intersection(types) or _takes_functions(node.op):
         return None
     return types if _has_cpu_kernel(node) else None

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from graphrewrite import _tf
 from graphrewrite.engine.errors import GraphError
 from graphrewrite.engine.graph import CONTROL, Graph, node_name
+from graphrewrite.engine.opdefs import output_count
 
 if TYPE_CHECKING:
     from graphrewrite.engine.driver import Context
@@ -83,28 +83,6 @@ def bad_ports(graph: Graph) -> list[Problem]:
             if count is not None and ref.port >= count:
                 problems.append(Problem(node.name, f"input '{ref}' reads output {ref.port}, but {producer.op} has {count}"))
     return problems
-
-
-def output_count(node) -> int | None:  # type: ignore[no-untyped-def]
-    """How many outputs *node* has, from TF's OpDef and its attrs; None when unknown."""
-    op_def = _tf.op_def(node.op)
-    if op_def is None:
-        return None
-    total = 0
-    for arg in op_def.output_arg:
-        if arg.number_attr:
-            n = node.get(arg.number_attr)
-            if n is None:
-                return None
-            total += int(n)
-        elif arg.type_list_attr:
-            types = node.get(arg.type_list_attr)
-            if types is None:
-                return None
-            total += len(types)
-        else:
-            total += 1
-    return total
 
 
 def lint(graph: Graph, ctx: Context | None = None) -> list[Problem]:

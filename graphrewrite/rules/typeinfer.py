@@ -15,49 +15,21 @@ from typing import Any
 import numpy as np
 
 from graphrewrite import _tf
-from graphrewrite.engine.attrvalues import DType, decode, encode
+from graphrewrite.engine import opdefs
+from graphrewrite.engine.attrvalues import DType, encode
 from graphrewrite.engine.graph import Graph, Node, TensorRef
 
 
 def output_dtype(node: Node, port: int) -> DType | None:
-    """The dtype of output *port* of *node*, from its attributes and OpDef; None if unknown."""
+    """The dtype of output *port* of *node*, from its attributes and OpDef; None if unknown
+    (an op TensorFlow does not know is taken to output its ``T``)."""
     if node.op == "Const":
         return node.get("dtype")  # type: ignore[no-any-return]
-    outputs = _output_args(node.op)
-    if outputs is None:
-        found = node.get("T")
-        return found if isinstance(found, DType) else None
-    index = 0
-    for type_list_attr, number_attr, type_attr, fixed_type in outputs:
-        if type_list_attr:
-            types = node.get(type_list_attr) or []
-            if port < index + len(types):
-                return types[port - index]  # type: ignore[no-any-return]
-            index += len(types)
-            continue
-        count = int(node.get(number_attr, 0)) if number_attr else 1
-        if port < index + count:
-            if type_attr:
-                return node.get(type_attr) or _default_type(_tf.op_def(node.op), type_attr)
-            return DType(fixed_type) if fixed_type else None
-        index += count
-    return None
-
-
-@functools.cache
-def _output_args(op: str) -> tuple[tuple[str, str, str, int], ...] | None:
-    """``(type_list_attr, number_attr, type_attr, type)`` of each output arg; None if unknown."""
-    op_def = _tf.op_def(op)
-    if op_def is None:
-        return None
-    return tuple((a.type_list_attr, a.number_attr, a.type_attr, a.type) for a in op_def.output_arg)
-
-
-def _default_type(op_def: Any, name: str) -> DType | None:
-    spec = next((a for a in op_def.attr if a.name == name), None)
-    if spec is not None and spec.HasField("default_value"):
-        return decode(spec.default_value)  # type: ignore[no-any-return]
-    return None
+    found = opdefs.output_dtypes(node)
+    if found is None:
+        guess = node.get("T") if opdefs.attr_names(node.op) is None else None
+        return guess if isinstance(guess, DType) else None
+    return found[port] if port < len(found) else None
 
 
 def tensor_dtype(graph: Graph, ref: TensorRef, pending: Mapping[str, Node] | None = None) -> DType | None:

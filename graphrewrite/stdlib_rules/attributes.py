@@ -18,10 +18,10 @@ from graphrewrite.engine.edit import with_nodes
 from graphrewrite.engine.errors import RuleError, UsageError
 from graphrewrite.engine.feeds import VISIBLE
 from graphrewrite.engine.graph import Graph, Node
+from graphrewrite.engine.opdefs import attr_defaults
 from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param, args_of
 from graphrewrite.rules.rule import Pass
-from graphrewrite.stdlib_rules.opinfo import attr_defaults
 
 OP_NAME = Param("op_name", Kind.STRING, "*", doc="op type whose nodes change; * for every op")
 

@@ -20,9 +20,9 @@ from graphrewrite.engine.driver import Context
 from graphrewrite.engine.edit import with_nodes
 from graphrewrite.engine.feeds import VISIBLE
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
+from graphrewrite.engine.opdefs import attr_names
 from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.rule import Pass
-from graphrewrite.stdlib_rules.opinfo import attr_names
 
 INT32, RESOURCE, STRING = DType(3), DType(20), DType(7)
 

@@ -20,6 +20,7 @@ import numpy as np
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import RuleError
 from graphrewrite.engine.graph import Graph, Node, TensorRef
+from graphrewrite.engine.opdefs import PLACEHOLDER_OPS
 from graphrewrite.engine.pattern import Match, Op
 from graphrewrite.engine.rewrite import Rewrite
 from graphrewrite.rules.facts import Checked, Facts
@@ -29,7 +30,6 @@ from graphrewrite.stdlib_rules.deadcode import fold_constant_switches, strip_tra
 from graphrewrite.stdlib_rules.functions import inline_calls, prune_library
 
 BATCH_NORMS = frozenset({"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"})
-PLACEHOLDERS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
 
 
 # -- strip_training_nodes -------------------------------------------------------------------
@@ -136,7 +136,7 @@ def _target_shape(node: Node, value: np.ndarray, given: tuple[int | None, ...] |
 def freeze_placeholder(graph: Graph, ctx: Context) -> Graph:
     args = args_of(ctx, FREEZE_PARAMS)
     node = graph.node(args["name"])
-    if node.op not in PLACEHOLDERS:
+    if node.op not in PLACEHOLDER_OPS:
         raise RuleError(f"freeze_placeholder: '{node.name}' is a {node.op}, not a Placeholder")
     dtype = node.get("dtype")
     if args["value"] is None:

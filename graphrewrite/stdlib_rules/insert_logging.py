@@ -19,10 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
+from graphrewrite.engine.opdefs import in_out_types
 from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Pass
-from graphrewrite.stdlib_rules.op_signature import output_types
 
 PRINT_SUFFIX = "__print__"
 
@@ -68,7 +68,7 @@ def insert_logging(graph: Graph, ctx: Any) -> Graph:
     for node in graph:
         if node.name not in used or not _selected(node, ops, prefixes):
             continue
-        types = output_types(node)
+        types = in_out_types(node)[1]
         if not types:
             continue
         ports = sorted(p for p in used[node.name] if p < len(types))

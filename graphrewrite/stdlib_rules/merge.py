@@ -22,9 +22,9 @@ from graphrewrite.engine.bypass import Bypass, bypass
 from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
+from graphrewrite.engine.opdefs import PLACEHOLDER_OPS, is_stateful
 from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.rule import Pass
-from graphrewrite.stdlib_rules.opinfo import PLACEHOLDER_OPS, is_stateful
 from graphrewrite.stdlib_rules.ordering import execution_order
 
 

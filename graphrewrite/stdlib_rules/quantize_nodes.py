@@ -31,11 +31,11 @@ from graphrewrite import _tf
 from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.errors import UsageError
 from graphrewrite.engine.graph import Graph, Node, TensorRef
+from graphrewrite.engine.opdefs import in_out_types
 from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Pass
 from graphrewrite.stdlib_rules import rule_files
-from graphrewrite.stdlib_rules.op_signature import in_out_types
 from graphrewrite.stdlib_rules.quantize_ops import (
     BROADCASTING,
     QUANTIZED_OPS,

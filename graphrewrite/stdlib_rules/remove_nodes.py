@@ -26,10 +26,10 @@ from graphrewrite.engine.collector import paused
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.errors import UsageError
 from graphrewrite.engine.graph import CONTROL, Graph, Node
+from graphrewrite.engine.opdefs import PLACEHOLDER_OPS, is_stateful
 from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param, args_of
 from graphrewrite.rules.rule import Pass
-from graphrewrite.stdlib_rules.opinfo import PLACEHOLDER_OPS, is_stateful
 
 PARAMS = (
     Param("op", Kind.STRING, repeated=True, required=True, doc="op type to splice out (repeat for several)"),

@@ -30,10 +30,10 @@ from graphrewrite.engine.edit import remove
 from graphrewrite.engine.errors import GraphError, NameNotFoundError, RuleError, UsageError, suggest
 from graphrewrite.engine.feeds import CUT
 from graphrewrite.engine.graph import CONTROL, Graph, Node, node_name
+from graphrewrite.engine.opdefs import output_dtypes
 from graphrewrite.rules.facts import Checked, Facts
 from graphrewrite.rules.params import Kind, Param, args_of
 from graphrewrite.rules.rule import Pass
-from graphrewrite.stdlib_rules.opinfo import output_dtypes
 
 PARAMS = (
     Param("type", Kind.DTYPE, None, doc="dtype of new Placeholders (default: the input's own output type, else float)"),

@@ -76,7 +76,7 @@ def marked(draw: Any, key: str = "_marker") -> GraphCase:
 def without_defaults(draw: Any) -> GraphCase:
     """Graphs of ops with default attributes, written without those that hold their default
     value (as exporters that drop defaults do); an attribute set to anything else stays."""
-    from graphrewrite.stdlib_rules.opinfo import attr_defaults
+    from graphrewrite.engine.opdefs import attr_defaults
 
     case = draw(graphs(ops=("MatMul", "Conv2D", "BiasAdd", "ConcatV2", "Relu")))
     graph = case.graph()

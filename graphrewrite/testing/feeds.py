@@ -16,8 +16,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from graphrewrite.engine.errors import GraphRewriteError
-from graphrewrite.engine.feeds import PLACEHOLDERS
-from graphrewrite.engine.opdefs import output_dtypes
+from graphrewrite.engine.opdefs import PLACEHOLDER_OPS, output_dtypes
 from graphrewrite.testing.build import GraphCase
 
 # Scaling by a positive factor keeps every value in its op's domain (signs are kept, so Sqrt,
@@ -31,7 +30,7 @@ def feed_candidates(case: GraphCase, exclude: frozenset[str] = frozenset()) -> l
     outputs = {*case.outputs, *exclude}
     found = []
     for node in graph:
-        if node.op in PLACEHOLDERS or node.op == "PlaceholderWithDefault" or node.name in outputs:
+        if node.op in PLACEHOLDER_OPS or node.name in outputs:
             continue
         dtypes = [node.get("dtype")] if node.op == "Const" else output_dtypes(node)
         if dtypes and len(dtypes) == 1 and dtypes[0] is not None and np.issubdtype(dtypes[0].numpy, np.floating):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from graphrewrite import _tf
-from graphrewrite.engine import foldable
+from graphrewrite.engine import foldable, opdefs
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.graph import Graph
 from graphrewrite.engine.validate import lint
@@ -56,7 +56,7 @@ def _why_left(node, graph):
     """Why a node whose inputs are all Consts was not folded; None when it should have been."""
     if not foldable.op_may_fold(node.op) or foldable.node_types(node) is None:
         return "op"  # stateful, control flow, no outputs (NoOp), no CPU kernel
-    fetches = [f"{node.name}:{k}" for k in range(len(foldable.output_types(node)))]
+    fetches = [f"{node.name}:{k}" for k in range(len(opdefs.output_type_enums(node)))]
     values = run_graph(graph.to_graphdef(), {}, fetches)
     if any(np.asarray(v).nbytes > BUDGET for v in values):
         return "size"

@@ -9,9 +9,9 @@ from graphrewrite import _tf
 from graphrewrite.engine import foldable
 from graphrewrite.engine.attrvalues import DType, dtype_of_numpy, shape_to_proto
 from graphrewrite.engine.evaluate import FoldOptions, fold_plan
-from graphrewrite.engine.foldable import output_types
 from graphrewrite.engine.graph import Graph, Node, TensorRef
 from graphrewrite.engine.kernels import Value
+from graphrewrite.engine.opdefs import output_type_enums as output_types
 from graphrewrite.engine.tfbatch import Batch
 from graphrewrite.runner import run_graph
 
