@@ -9,7 +9,8 @@ standard script, grappler, and ``graphrewrite transform --target=T`` (the target
 script) -- each runtime (OpenCV 4.x dnn, TFLite, OpenVINO, ONNX Runtime via tf2onnx) loads the
 graph and runs it on the same random input. A cell records whether it loads (the runtime's
 message when not), the largest error against TensorFlow on the *raw* graph (relative to the
-output's largest magnitude), the graph's node count and the runtime's layer count.
+output's largest magnitude), the graph's node count and the runtime's layer count, and whether
+``graphrewrite check --target`` predicted the load verdict.
 
 Each (model, preparation) runs in a child process (a runtime crash loses only its cells); rows
 are appended to a JSONL file as they finish, and the Markdown table is printed at the end.
@@ -67,7 +68,7 @@ def measure(job: dict[str, Any]) -> list[dict[str, Any]]:
     from benchmarks.inputs import cached
     from graphrewrite import io
     from graphrewrite.inputs import random_feeds
-    from graphrewrite.targets import compare
+    from graphrewrite.targets import checks, compare
 
     bench = cached(spec_for(job["model"]), Path(job["cache"]))
     raw = io.load_graph(bench.path)
@@ -90,6 +91,7 @@ def measure(job: dict[str, Any]) -> list[dict[str, Any]]:
             cells.append({**cell, "loads": False, "error": f"preparation failed: {prepared[key]}"})
             continue
         graph_def = prepared[key]
+        cell["check_loads"] = checks.check(graph_def, target).loads  # what `check` predicts
         result = compare.run_target(
             compare.runtimes.get_runtime(target), graph_def, inputs=inputs, outputs=outputs,
             feeds=feeds, expected=expected, rtol=TOLERANCE, atol=0.0,
@@ -152,7 +154,20 @@ def render(cells: Sequence[dict[str, Any]]) -> str:
             if cell is not None and not cell.get("loads"):
                 notes.append(f"- {model} / {prep} / {runtime}: {cell.get('error', '')}")
         lines.append(f"| {model} | {prep} | " + " | ".join(texts) + " |")
-    return "\n".join([*lines, "", *notes])
+    return "\n".join([*lines, "", check_agreement(cells), "", *notes])
+
+
+def check_agreement(cells: Sequence[dict[str, Any]]) -> str:
+    """How often ``graphrewrite check --target`` predicted the runtime's load verdict."""
+    judged = [c for c in cells if "check_loads" in c]
+    wrong = [c for c in judged if c["check_loads"] != bool(c.get("loads"))]
+    lines = [f"`check --target` predicted the load verdict in {len(judged) - len(wrong)} of {len(judged)} cells."]
+    lines += [
+        f"- check disagrees: {c['model']} / {c['preparation']} / {c['runtime']} "
+        f"(check: {'loads' if c['check_loads'] else 'no load'}, runtime: {'loads' if c.get('loads') else 'no load'})"
+        for c in wrong
+    ]  # fmt: skip
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from graphrewrite.engine.errors import NameNotFoundError, UsageError, suggest
+from graphrewrite.targets.fused import Fused, covered_nodes
 
 try:
     import tomllib
@@ -61,6 +62,8 @@ class Target:
     restrictions: tuple[Restriction, ...] = ()
     static_input_shapes: bool = False
     version: str | None = None  # mode "registry": the TensorFlow version whose op registry decides
+    fused: tuple[Fused, ...] = ()  # subgraphs the importer fuses: their ops are not checked alone
+    drops: frozenset[str] = frozenset()  # ops the importer removes before it fuses
 
     def rejects_op(self, op: str) -> bool:
         """True when the runtime has no implementation of *op*."""
@@ -130,6 +133,8 @@ def target_from_table(table: Mapping[str, Any]) -> Target:
         restrictions=restrictions,
         static_input_shapes=table.get("static_input_shapes", False),
         version=table.get("default_version"),
+        fused=tuple(Fused(f["name"], f["match"]) for f in table.get("fused", ())),
+        drops=frozenset(table.get("drops", ())),
     )
 
 
@@ -143,15 +148,19 @@ def check(graph_def: Any, target: Target | str) -> Report:
         found = (Finding(*problem) for problem in registry_problems(graph_def, target.version or ""))
         return Report(target=target, findings=tuple(found))
     const_names = frozenset(n.name for n in graph_def.node if n.op == "Const")
+    fused = covered_nodes(graph_def, target.fused, target.drops)
     findings: list[Finding] = []
     for node in graph_def.node:
-        findings.extend(node_findings(node, target, const_names))
+        findings.extend(node_findings(node, target, const_names, fused))
     return Report(target=target, findings=tuple(findings))
 
 
-def node_findings(node: Any, target: Target, const_names: frozenset[str] = frozenset()) -> Iterable[Finding]:
-    """The problems *target* has with one NodeDef."""
-    if target.rejects_op(node.op):
+def node_findings(
+    node: Any, target: Target, const_names: frozenset[str] = frozenset(), fused: frozenset[str] = frozenset()
+) -> Iterable[Finding]:
+    """The problems *target* has with one NodeDef (*fused*: nodes inside a subgraph the
+    target's importer fuses, whose ops it never sees alone)."""
+    if target.rejects_op(node.op) and node.name not in fused:
         yield Finding(node.name, node.op, _op_problem(node.op, target), target.fixes.get(node.op))
         return
     for restriction in target.restrictions:

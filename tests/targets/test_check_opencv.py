@@ -32,7 +32,26 @@ BODIES = {
     "tile": lambda x: tf.tile(x, [1, 2, 1, 1]),
     "gather": lambda x: tf.gather(x, [0, 1], axis=3),
     "cond_const": lambda x: tf.raw_ops.Merge(inputs=list(tf.raw_ops.Switch(data=x, pred=tf.constant(True))))[0] * 2.0,
+    # Keras' batch norm: fused by OpenCV's simplifier, Rsqrt included, also behind Identity reads
+    "keras_batch_norm": lambda x: _batch_norm(x, gamma=True),
+    "keras_batch_norm_no_gamma": lambda x: _batch_norm(x, gamma=False),
+    "keras_batch_norm_identity_reads": lambda x: _batch_norm(x, gamma=True, read=tf.identity),
+    # the same Rsqrt outside that shape does not load
+    "rsqrt_of_const_scale": lambda x: x * tf.math.rsqrt(_c([1.0, 2.0, 3.0, 4.0])),
+    "rsqrt_of_sum_scale": lambda x: x * tf.math.rsqrt(_c([1.0, 2.0, 3.0, 4.0]) + _c(1e-3)),
 }
+
+
+def _c(values):
+    return tf.constant(np.asarray(values, np.float32))
+
+
+def _batch_norm(x, *, gamma, read=lambda t: t):
+    var, eps, beta, mean = (read(_c(v)) for v in ([1.0, 2.0, 3.0, 4.0], 1e-3, [0.1] * 4, [0.0, 0.1, 0.2, 0.3]))
+    mul = tf.math.rsqrt(var + eps)
+    if gamma:
+        mul = mul * read(_c([0.5, 0.6, 0.7, 0.8]))
+    return x * mul + (beta - mean * mul)
 
 
 def build(body) -> object:

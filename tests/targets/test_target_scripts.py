@@ -20,9 +20,6 @@ from graphrewrite.stdlib_rules.target_scripts import TARGET_SCRIPTS, target_scri
 from graphrewrite.targets import checks  # noqa: E402
 
 MODELS = {"MobileNetV2": 224, "ResNet50": 224, "DenseNet121": 224, "InceptionV3": 299, "EfficientNetB0": 224}
-# Raw frozen MobileNetV2 loads in OpenCV although check reports its 52 Rsqrt: OpenCV's own
-# subgraph fusion recognises that Keras batch-norm form; the other four raw graphs fail.
-RAW_AGREES = ["ResNet50", "DenseNet121", "InceptionV3", "EfficientNetB0"]
 
 
 def freeze(name: str, size: int):
@@ -119,8 +116,11 @@ def test_prepared_graph_loads_in_tflite_and_openvino(zoo, name, target, tmp_path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", RAW_AGREES)
+@pytest.mark.parametrize("name", list(MODELS))
 def test_check_agrees_with_opencv_on_raw_graphs(zoo, name):
+    """Raw MobileNetV2 loads (OpenCV fuses Keras' batch-norm form, Rsqrt and all: the target's
+    [[fused]] patterns); the other four do not (their batch-norm parameters pass through a
+    Reshape, which OpenCV cannot take from a constant)."""
     raw, _, _, _, size = zoo[name]
     loads = opencv_run(raw, np.zeros((1, size, size, 3), np.float32)) is not None
     assert checks.check(load_graph_def(raw), "opencv").loads == loads
