@@ -7,14 +7,8 @@ stay within the documented tolerance, and every quantized Const equals GTT's byt
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stdlib"))
-from compression_helpers import apply, const_value, gtt, nodes, run
 
 from graphrewrite import _tf
 from graphrewrite.engine.attrvalues import DType
@@ -22,6 +16,7 @@ from graphrewrite.stdlib_rules.quantize_nodes import QUANTIZE_NODES
 from graphrewrite.stdlib_rules.quantize_weights import QUANTIZE_WEIGHTS
 from graphrewrite.stdlib_rules.rule_files import BY_NAME
 from graphrewrite.stdlib_rules.tolerances import tolerance_for
+from tests.helpers.compression import apply, const_value, gtt, nodes, run
 
 pytestmark = pytest.mark.slow
 LOGITS = "mobilenetv2_1.00_224/predictions/BiasAdd"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from structural_helpers import F32, apply, assert_clean, assert_same_outputs, graph, op, ph
 
 from graphrewrite.stdlib_rules.attributes import ADD_DEFAULT_ATTRIBUTES as ADD
+from tests.helpers.structural import F32, apply, assert_clean, assert_same_outputs, graph, op, ph
 
 
 def test_missing_defaults_are_added_present_ones_kept():

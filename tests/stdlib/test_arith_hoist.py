@@ -6,14 +6,12 @@ block shape through the whole group."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_rule_language_support import (
+from graphrewrite.engine.graph import TensorRef
+from graphrewrite.stdlib_rules import rule_files
+from tests.helpers.rule_graphs import (
     F32,
     I32,
     apply,
@@ -25,9 +23,6 @@ from test_rule_language_support import (
     ops,
     placeholder,
 )
-
-from graphrewrite.engine.graph import TensorRef
-from graphrewrite.stdlib_rules import rule_files
 
 RULES = rule_files.BY_NAME
 INPUTS = ["a", "b", "c"]

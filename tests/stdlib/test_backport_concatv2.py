@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from structural_helpers import F32, apply, assert_clean, assert_same_outputs, const, graph, inputs_of, op, ph
 
 from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.errors import RuleError
 from graphrewrite.stdlib_rules.rule_files import BY_NAME
+from tests.helpers.structural import (
+    F32,
+    apply,
+    assert_clean,
+    assert_same_outputs,
+    const,
+    graph,
+    inputs_of,
+    op,
+    ph,
+)
 
 BACKPORT_CONCATV2 = BY_NAME["backport_concatv2"]  # written in backports.rules
 

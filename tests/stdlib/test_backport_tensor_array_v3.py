@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from structural_helpers import apply, assert_clean, evaluate, inputs_of, names
 
 from graphrewrite import _tf
 from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.graph import Graph
 from graphrewrite.runner import run_graph
 from graphrewrite.stdlib_rules.backports import BACKPORT_TENSOR_ARRAY_V3 as BACKPORT
+from tests.helpers.structural import apply, assert_clean, evaluate, inputs_of, names
 
 FEEDS = {"x": np.array([1.0, 2.0], np.float32)}
 

@@ -3,14 +3,12 @@ in TensorFlow, lint), and a refusal with its recorded reason."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_rule_language_support import (
+from graphrewrite.rules.loader import load_rules_text
+from graphrewrite.stdlib_rules import rule_files
+from tests.helpers.rule_graphs import (
     F16,
     apply,
     assert_equivalent,
@@ -21,9 +19,6 @@ from test_rule_language_support import (
     ops,
     placeholder,
 )
-
-from graphrewrite.rules.loader import load_rules_text
-from graphrewrite.stdlib_rules import rule_files
 
 RULES = rule_files.BY_NAME
 S1 = [1, 1, 1, 1]

@@ -3,18 +3,14 @@ the same ops afterwards, the same node names for the results, the same folded va
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_rule_language_support import apply, const, graph, node, normal, placeholder, run
-
 from graphrewrite.engine.graph import Graph
 from graphrewrite.stdlib_rules import rule_files
+from tests.helpers.rule_graphs import apply, const, graph, node, normal, placeholder, run
 
 pytestmark = pytest.mark.gtt
 S1 = [1, 1, 1, 1]

@@ -4,14 +4,11 @@ turned into Mul + AddV2 of constants; each rule alone, then refusals with their 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_rule_language_support import (
+from graphrewrite.stdlib_rules import rule_files
+from tests.helpers.rule_graphs import (
     F32,
     I32,
     apply,
@@ -23,8 +20,6 @@ from test_rule_language_support import (
     ops,
     placeholder,
 )
-
-from graphrewrite.stdlib_rules import rule_files
 
 RULES = rule_files.BY_NAME
 S1 = [1, 1, 1, 1]

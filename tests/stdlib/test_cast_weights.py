@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from compression_helpers import apply, build, const_value, nodes, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -13,6 +12,7 @@ from graphrewrite import _tf, transform_graph
 from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.errors import LanguageError
 from graphrewrite.stdlib_rules.rule_files import BY_NAME
+from tests.helpers.compression import apply, build, const_value, nodes, run
 
 RNG = np.random.RandomState(5)
 CAST_WEIGHTS = BY_NAME["cast_weights"]  # written in weights.rules

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from structural_helpers import (
+
+from graphrewrite.engine.errors import RuleError, UsageError
+from graphrewrite.engine.graph import Graph
+from graphrewrite.stdlib_rules.fold_constants import FOLD_CONSTANTS as FOLD
+from tests.helpers.structural import (
     F32,
     I32,
     apply,
@@ -20,10 +24,6 @@ from structural_helpers import (
     ph,
     unary,
 )
-
-from graphrewrite.engine.errors import RuleError, UsageError
-from graphrewrite.engine.graph import Graph
-from graphrewrite.stdlib_rules.fold_constants import FOLD_CONSTANTS as FOLD
 
 X = np.arange(6, dtype=np.float32).reshape(2, 3) - 2.5
 
@@ -60,7 +60,7 @@ def test_folds_constant_subgraphs_keeping_names():
 def test_folded_values_are_exactly_tensorflows():
     before = _model()
     after = apply(FOLD, before, inputs=["x"], outputs=["y"])
-    from structural_helpers import evaluate
+    from tests.helpers.structural import evaluate
 
     (expected,) = evaluate(before, {}, ["rc"])
     np.testing.assert_array_equal(after.node("rc").value(), expected)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from compression_helpers import apply, build, const_value, gtt, nodes, run, run_logged
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +22,7 @@ from graphrewrite.stdlib_rules.freeze_ranges import (
 )
 from graphrewrite.stdlib_rules.insert_logging import INSERT_LOGGING
 from graphrewrite.stdlib_rules.quantize_nodes import QUANTIZE_NODES
+from tests.helpers.compression import apply, build, const_value, gtt, nodes, run, run_logged
 
 SHAPE = (2, 8, 8, 3)
 MESSAGE = "__requant_min_max:"

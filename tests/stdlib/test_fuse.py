@@ -3,14 +3,13 @@ each alone on the smallest graph, numbers checked in TensorFlow, and refusals wi
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_rule_language_support import (
+from graphrewrite import _tf
+from graphrewrite.engine.graph import Graph
+from graphrewrite.stdlib_rules import rule_files
+from tests.helpers.rule_graphs import (
     I32,
     apply,
     assert_equivalent,
@@ -21,10 +20,6 @@ from test_rule_language_support import (
     ops,
     placeholder,
 )
-
-from graphrewrite import _tf
-from graphrewrite.engine.graph import Graph
-from graphrewrite.stdlib_rules import rule_files
 
 RULES = rule_files.BY_NAME
 S1 = [1, 1, 1, 1]

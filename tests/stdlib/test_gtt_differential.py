@@ -32,11 +32,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from structural_helpers import F32, apply, assert_clean, binary, const, evaluate, graph, op, ph
 
 from graphrewrite import _tf
 from graphrewrite.engine.graph import Graph
 from graphrewrite.stdlib_rules import standard_rules
+from tests.helpers.structural import F32, apply, assert_clean, binary, const, evaluate, graph, op, ph
 
 pytestmark = pytest.mark.gtt
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from structural_helpers import assert_clean, convert_args, evaluate
 
 from graphrewrite.engine.driver import Context, run_steps
 from graphrewrite.engine.errors import NameNotFoundError, RuleError
@@ -26,6 +25,7 @@ from graphrewrite.stdlib_rules.inference import (
     SET_INFERENCE_MODE,
     STRIP_TRAINING_NODES,
 )
+from tests.helpers.structural import assert_clean, convert_args, evaluate
 
 
 @contextlib.contextmanager
@@ -118,9 +118,8 @@ def test_strip_training_nodes_without_outputs_does_not_eat_the_model():
 
 
 def test_strip_training_nodes_keeps_an_assignment_whose_value_is_used():
-    from structural_helpers import const, graph, op
-
     from graphrewrite.engine.attrvalues import DType
+    from tests.helpers.structural import const, graph, op
 
     f32 = DType(1)
     g = graph(
@@ -136,9 +135,8 @@ def test_strip_training_nodes_keeps_an_assignment_whose_value_is_used():
 
 
 def test_strip_training_nodes_numbers_unchanged():
-    from structural_helpers import const, graph, op, ph
-
     from graphrewrite.engine.attrvalues import DType
+    from tests.helpers.structural import const, graph, op, ph
 
     f32 = DType(1)
     g = graph(

@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from google.protobuf import text_format
-from structural_helpers import apply, assert_clean, evaluate
 
 from graphrewrite import _tf
 from graphrewrite.engine.errors import RuleError
 from graphrewrite.engine.graph import Graph
 from graphrewrite.stdlib_rules.inference import INLINE_PARTITIONEDCALL
+from tests.helpers.structural import apply, assert_clean, evaluate
 
 POLY = """
 signature {

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from compression_helpers import apply, build, gtt, nodes, run, run_logged
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graphrewrite import _tf
 from graphrewrite.engine.graph import TensorRef
 from graphrewrite.stdlib_rules.insert_logging import INSERT_LOGGING
+from tests.helpers.compression import apply, build, gtt, nodes, run, run_logged
 
 
 def chain_graph():

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from structural_helpers import (
+
+from graphrewrite import _tf
+from graphrewrite.engine.graph import Graph
+from graphrewrite.stdlib_rules.merge import MERGE_DUPLICATE_NODES as MERGE
+from tests.helpers.structural import (
     F32,
     apply,
     assert_clean,
@@ -17,10 +21,6 @@ from structural_helpers import (
     ph,
     unary,
 )
-
-from graphrewrite import _tf
-from graphrewrite.engine.graph import Graph
-from graphrewrite.stdlib_rules.merge import MERGE_DUPLICATE_NODES as MERGE
 
 X = {"x": np.array([1.0, -2.0], np.float32)}
 

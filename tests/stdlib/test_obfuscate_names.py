@@ -6,7 +6,10 @@ import itertools
 
 import numpy as np
 import pytest
-from structural_helpers import (
+
+from graphrewrite.engine.errors import GraphError
+from graphrewrite.stdlib_rules.names import OBFUSCATE_NAMES, base62_names
+from tests.helpers.structural import (
     F32,
     apply,
     assert_clean,
@@ -19,9 +22,6 @@ from structural_helpers import (
     ph,
     unary,
 )
-
-from graphrewrite.engine.errors import GraphError
-from graphrewrite.stdlib_rules.names import OBFUSCATE_NAMES, base62_names
 
 
 def test_ids_count_in_base_62_like_gtt():

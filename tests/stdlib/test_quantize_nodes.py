@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from compression_helpers import apply, build, gtt, nodes, run
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -23,6 +22,7 @@ from graphrewrite.rules.rule import Step
 from graphrewrite.stdlib_rules.quantize_nodes import QUANTIZE_NODES
 from graphrewrite.stdlib_rules.quantize_ops import QUANTIZED_OPS
 from graphrewrite.stdlib_rules.quantize_weights import QUANTIZE_WEIGHTS
+from tests.helpers.compression import apply, build, gtt, nodes, run
 
 RNG = np.random.RandomState(3)
 SHAPE = (1, 8, 8, 3)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from compression_helpers import apply, build, const_value, gtt, nodes, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -18,6 +17,7 @@ from graphrewrite.stdlib_rules.quantize_weights import (
     quantize_min_first,
 )
 from graphrewrite.stdlib_rules.weight_tensors import round_half_away
+from tests.helpers.compression import apply, build, const_value, gtt, nodes, run
 
 RNG = np.random.RandomState(7)
 

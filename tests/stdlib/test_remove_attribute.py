@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from structural_helpers import F32, apply, assert_clean, assert_same_outputs, graph, op, ph
 
 from graphrewrite.engine.errors import UsageError
 from graphrewrite.stdlib_rules.attributes import REMOVE_ATTRIBUTE
+from tests.helpers.structural import F32, apply, assert_clean, assert_same_outputs, graph, op, ph
 
 
 def _g():

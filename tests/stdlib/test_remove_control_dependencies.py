@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from structural_helpers import apply, assert_clean, assert_same_outputs, graph, inputs_of, op, ph, unary
 
 from graphrewrite.stdlib_rules.attributes import REMOVE_CONTROL_DEPENDENCIES as REMOVE
+from tests.helpers.structural import apply, assert_clean, assert_same_outputs, graph, inputs_of, op, ph, unary
 
 
 def test_control_inputs_dropped_data_inputs_kept():

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from structural_helpers import apply, assert_clean, assert_same_outputs, graph, ph, unary
 
 from graphrewrite.stdlib_rules.attributes import REMOVE_DEVICE
+from tests.helpers.structural import apply, assert_clean, assert_same_outputs, graph, ph, unary
 
 
 def test_devices_cleared_and_outputs_unchanged():

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from structural_helpers import (
+
+from graphrewrite import _tf
+from graphrewrite.engine.errors import UsageError
+from graphrewrite.engine.graph import Graph
+from graphrewrite.stdlib_rules.remove_nodes import REMOVE_NODES as REMOVE
+from tests.helpers.structural import (
     F32,
     apply,
     assert_clean,
@@ -19,11 +24,6 @@ from structural_helpers import (
     ph,
     unary,
 )
-
-from graphrewrite import _tf
-from graphrewrite.engine.errors import UsageError
-from graphrewrite.engine.graph import Graph
-from graphrewrite.stdlib_rules.remove_nodes import REMOVE_NODES as REMOVE
 
 X = {"x": np.array([-1.5, 2.0], np.float32)}
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from structural_helpers import F32, apply, assert_clean, graph, op, ph
 
 from graphrewrite.engine.errors import RuleError
 from graphrewrite.stdlib_rules.attributes import RENAME_ATTRIBUTE
+from tests.helpers.structural import F32, apply, assert_clean, graph, op, ph
 
 
 def _g():

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from structural_helpers import (
+
+from graphrewrite.engine.errors import NameNotFoundError, RuleError, UsageError
+from graphrewrite.stdlib_rules.names import RENAME_NODE
+from tests.helpers.structural import (
     F32,
     apply,
     assert_clean,
@@ -17,9 +20,6 @@ from structural_helpers import (
     ph,
     unary,
 )
-
-from graphrewrite.engine.errors import NameNotFoundError, RuleError, UsageError
-from graphrewrite.stdlib_rules.names import RENAME_NODE
 
 
 def _g():

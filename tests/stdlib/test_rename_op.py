@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from structural_helpers import apply, assert_clean, assert_same_outputs, graph, ph, unary
 
 from graphrewrite.engine.errors import UsageError
 from graphrewrite.stdlib_rules.attributes import RENAME_OP
+from tests.helpers.structural import apply, assert_clean, assert_same_outputs, graph, ph, unary
 
 X = {"x": np.array([-1.0, 2.0], np.float32)}
 

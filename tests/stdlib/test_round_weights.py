@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from compression_helpers import apply, build, const_value, gtt, nodes, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -13,6 +12,7 @@ from graphrewrite import _tf
 from graphrewrite.engine.errors import RuleError
 from graphrewrite.rules.weight_functions import round_range, round_to_buckets
 from graphrewrite.stdlib_rules.rule_files import BY_NAME
+from tests.helpers.compression import apply, build, const_value, gtt, nodes, run
 
 ROUND_WEIGHTS = BY_NAME["round_weights"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from structural_helpers import apply, assert_clean, assert_same_outputs, graph, ph, unary
 
 from graphrewrite.engine.errors import UsageError
 from graphrewrite.stdlib_rules.attributes import SET_DEVICE
+from tests.helpers.structural import apply, assert_clean, assert_same_outputs, graph, ph, unary
 
 
 def _g():

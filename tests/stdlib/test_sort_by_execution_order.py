@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from structural_helpers import (
+
+from graphrewrite import _tf
+from graphrewrite.engine.errors import GraphError
+from graphrewrite.engine.graph import Graph
+from graphrewrite.stdlib_rules.ordering import SORT_BY_EXECUTION_ORDER as SORT
+from graphrewrite.stdlib_rules.ordering import execution_order
+from tests.helpers.structural import (
     apply,
     assert_clean,
     assert_same_outputs,
@@ -16,12 +22,6 @@ from structural_helpers import (
     ph,
     unary,
 )
-
-from graphrewrite import _tf
-from graphrewrite.engine.errors import GraphError
-from graphrewrite.engine.graph import Graph
-from graphrewrite.stdlib_rules.ordering import SORT_BY_EXECUTION_ORDER as SORT
-from graphrewrite.stdlib_rules.ordering import execution_order
 
 
 def test_lifo_stack_order_like_gtt():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from compression_helpers import apply, build, const_value, gtt, nodes, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -13,6 +12,7 @@ from graphrewrite import _tf
 from graphrewrite.engine.errors import RuleError, UsageError
 from graphrewrite.runner import session_config
 from graphrewrite.stdlib_rules.sparsify_gather import SPARSIFY_GATHER
+from tests.helpers.compression import apply, build, const_value, gtt, nodes, run
 
 RNG = np.random.RandomState(13)
 

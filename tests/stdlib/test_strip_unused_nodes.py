@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from structural_helpers import (
+
+from graphrewrite.engine.attrvalues import DType
+from graphrewrite.engine.errors import GraphError, NameNotFoundError, RuleError, UsageError
+from graphrewrite.stdlib_rules.strip import STRIP_UNUSED_NODES as STRIP
+from tests.helpers.structural import (
     F32,
     I32,
     apply,
@@ -18,10 +22,6 @@ from structural_helpers import (
     ph,
     unary,
 )
-
-from graphrewrite.engine.attrvalues import DType
-from graphrewrite.engine.errors import GraphError, NameNotFoundError, RuleError, UsageError
-from graphrewrite.stdlib_rules.strip import STRIP_UNUSED_NODES as STRIP
 
 
 def _model():

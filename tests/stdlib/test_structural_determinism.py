@@ -12,18 +12,17 @@ import sys
 from pathlib import Path
 
 SCRIPT = r"""
-import hashlib, sys
-sys.path.insert(0, {here!r})
+import hashlib
 from test_gtt_differential import random_graph, ours
 from graphrewrite.engine.graph import Graph
 CASES = [
-    ("strip_unused_nodes", {{"type": "float", "shape": "2,3"}}),
-    ("remove_nodes", {{"op": ["Identity", "CheckNumerics", "StopGradient"]}}),
-    ("merge_duplicate_nodes", {{}}),
-    ("sort_by_execution_order", {{}}),
-    ("obfuscate_names", {{}}),
-    ("remove_control_dependencies", {{}}),
-    ("add_default_attributes", {{}}),
+    ("strip_unused_nodes", {"type": "float", "shape": "2,3"}),
+    ("remove_nodes", {"op": ["Identity", "CheckNumerics", "StopGradient"]}),
+    ("merge_duplicate_nodes", {}),
+    ("sort_by_execution_order", {}),
+    ("obfuscate_names", {}),
+    ("remove_control_dependencies", {}),
+    ("add_default_attributes", {}),
 ]
 for seed in range(12):
     g = random_graph(seed)
@@ -35,11 +34,10 @@ for seed in range(12):
 
 
 def _run(hash_seed: str) -> str:
-    here = str(Path(__file__).parent)
-    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT.format(here=here)], env=env, capture_output=True, text=True, timeout=300
-    )
+    here = Path(__file__).parent  # the child imports test_gtt_differential, which imports tests.helpers
+    path = os.pathsep.join([str(here), str(here.parents[1]), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path}
+    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_rule_language_support import (
+from graphrewrite.rules.loader import load_rules_text
+from graphrewrite.rules.rule import Group, Rule
+from tests.helpers.rule_graphs import (
     F32,
     apply,
     assert_equivalent,
@@ -22,9 +22,6 @@ from test_rule_language_support import (
     ops,
     placeholder,
 )
-
-from graphrewrite.rules.loader import load_rules_text
-from graphrewrite.rules.rule import Group, Rule
 
 EXAMPLES = """
 # comments

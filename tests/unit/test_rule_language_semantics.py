@@ -4,14 +4,12 @@ reasons, ports and variadic inputs, protected interior nodes."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_rule_language_support import (
+from graphrewrite.engine.graph import TensorRef
+from graphrewrite.rules.loader import load_rules_text
+from tests.helpers.rule_graphs import (
     F16,
     F32,
     apply,
@@ -23,9 +21,6 @@ from test_rule_language_support import (
     ops,
     placeholder,
 )
-
-from graphrewrite.engine.graph import TensorRef
-from graphrewrite.rules.loader import load_rules_text
 
 
 def rule(text: str):  # type: ignore[no-untyped-def]

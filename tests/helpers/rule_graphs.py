@@ -1,7 +1,6 @@
 """Helpers for rule tests: tiny graphs built from nodes, run in TensorFlow without grappler.
 
-Imported by the rule-language and standard-rule tests (tests/stdlib adds this directory to
-``sys.path``); it holds no tests itself.
+Imported by the rule-language and standard-rule tests as ``tests.helpers.rule_graphs``.
 """
 
 from __future__ import annotations
