@@ -72,10 +72,6 @@ def build(fn: Callable[[], Any]) -> Any:
     return graph.as_graph_def()
 
 
-def ops(graph_def: Any) -> list[str]:
-    return sorted(n.op for n in graph_def.node)
-
-
 def run_logged(graph_def: Any, feeds: dict[str, np.ndarray], fetches: Sequence[str]) -> tuple[list[np.ndarray], str]:
     """Run a graph and return its outputs and what its ``Print`` ops wrote to stderr (fd 2)."""
     import os

@@ -86,6 +86,7 @@ def assert_equivalent(
         np.testing.assert_allclose(b, a, rtol=rtol, atol=atol, err_msg=name)
 
 
-def ops(graph: Graph) -> list[str]:
-    """The op types of *graph*, in node order."""
-    return [n.op for n in graph]
+def ops(graph: Any) -> list[str]:
+    """The op types of *graph* (a Graph or a GraphDef), in node order: the one ``ops()`` the
+    suites share."""
+    return [n.op for n in (graph if isinstance(graph, Graph) else graph.node)]

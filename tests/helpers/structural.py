@@ -82,7 +82,8 @@ def names(g: Graph) -> list[str]:
     return [n.name for n in g]
 
 
-def ops(g: Graph) -> dict[str, str]:
+def op_by_name(g: Graph) -> dict[str, str]:
+    """Each node's op, by node name."""
     return {n.name: n.op for n in g}
 
 

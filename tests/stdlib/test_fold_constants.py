@@ -20,7 +20,7 @@ from tests.helpers.structural import (
     inputs_of,
     names,
     op,
-    ops,
+    op_by_name,
     ph,
     unary,
 )
@@ -50,7 +50,7 @@ def _model():
 def test_folds_constant_subgraphs_keeping_names():
     before = _model()
     after = apply(FOLD, before, inputs=["x"], outputs=["y"])
-    assert ops(after) == {"x": "Placeholder", "rc": "Const", "y0": "Mul", "dims2": "Const", "y": "Reshape"}
+    assert op_by_name(after) == {"x": "Placeholder", "rc": "Const", "y0": "Mul", "dims2": "Const", "y": "Reshape"}
     np.testing.assert_array_equal(after.node("dims2").value(), np.array([3, 2], np.int32))
     assert after.node("rc").value().dtype == np.float32
     assert_clean(after, ["x"], ["y"])
@@ -69,7 +69,7 @@ def test_folded_values_are_exactly_tensorflows():
 def test_without_outputs_nothing_is_pruned():
     g = graph(ph("x"), const("a", 1.0), unary("n", "Neg", "a"), unary("dead", "Relu", "x"), const("lonely", 2.0))
     after = apply(FOLD, g, inputs=["x"])
-    assert ops(after) == {"x": "Placeholder", "n": "Const", "dead": "Relu", "lonely": "Const"}
+    assert op_by_name(after) == {"x": "Placeholder", "n": "Const", "dead": "Relu", "lonely": "Const"}
 
 
 def test_with_outputs_unneeded_nodes_go_but_inputs_stay():
@@ -91,8 +91,8 @@ def test_stateful_and_random_ops_are_not_folded():
         unary("out", "Identity", "neg_rnd"),
     )
     after = apply(FOLD, g)
-    assert ops(after)["rnd"] == "RandomUniform" and ops(after)["neg_rnd"] == "Neg"
-    assert ops(after)["srnd"] == "StatelessRandomUniformV2"
+    assert op_by_name(after)["rnd"] == "RandomUniform" and op_by_name(after)["neg_rnd"] == "Neg"
+    assert op_by_name(after)["srnd"] == "StatelessRandomUniformV2"
 
 
 def test_nothing_reachable_from_a_placeholder_or_a_fed_input_folds():
@@ -107,14 +107,14 @@ def test_nothing_reachable_from_a_placeholder_or_a_fed_input_folds():
         binary("z", "AddV2", "y", "nk"),
     )
     after = apply(FOLD, g, inputs=["x", "fed:0"], outputs=["z"])
-    assert ops(after) == {"x": "Placeholder", "nx": "Neg", "fed": "Const", "nfed": "Neg", "nk": "Const",
+    assert op_by_name(after) == {"x": "Placeholder", "nx": "Neg", "fed": "Const", "nfed": "Neg", "nk": "Const",
                           "y": "AddV2", "z": "AddV2"}  # fmt: skip
 
 
 def test_exclude_op_and_exclude_node():
     g = graph(const("a", 2.0), unary("n1", "Neg", "a"), unary("n2", "Neg", "a"), unary("s", "Square", "a"))
     after = apply(FOLD, g, exclude_op=["Square"], exclude_node=["n2"])
-    assert ops(after) == {"a": "Const", "n1": "Const", "n2": "Neg", "s": "Square"}
+    assert op_by_name(after) == {"a": "Const", "n1": "Const", "n2": "Neg", "s": "Square"}
 
 
 def test_results_over_the_budget_stay_as_they_were():
@@ -128,7 +128,7 @@ def test_results_over_the_budget_stay_as_they_were():
         op("small", "Fill", ["small_dims", "v"], T=F32, index_type=I32),
     )
     after = apply(FOLD, g, max_constant_size_in_bytes="4096")
-    assert ops(after) == {"dims": "Const", "v": "Const", "big": "Fill", "axes": "Const", "total": "Sum",
+    assert op_by_name(after) == {"dims": "Const", "v": "Const", "big": "Fill", "axes": "Const", "total": "Sum",
                           "small": "Const"}  # fmt: skip
     assert_same_outputs(g, after, {}, ["total", "small"])
     unlimited = apply(FOLD, g)
@@ -149,8 +149,8 @@ def test_tensorflow_results_over_the_budget_are_not_materialised():
         unary("out2", "Relu", "late"),
     )
     after = apply(FOLD, g, max_constant_size_in_bytes="1024")
-    assert ops(after)["big"] == "Pad" and ops(after)["late"] == "Pad"
-    assert ops(after)["out1"] == "Relu" and ops(after)["pads2"] == "Const"
+    assert op_by_name(after)["big"] == "Pad" and op_by_name(after)["late"] == "Pad"
+    assert op_by_name(after)["out1"] == "Relu" and op_by_name(after)["pads2"] == "Const"
     assert_same_outputs(g, after, {}, ["out1", "out2"])
 
 
@@ -171,7 +171,7 @@ def test_control_dependencies_move_to_the_new_constant():
         binary("y", "Mul", "x", "s"),
     )
     after = apply(FOLD, g, inputs=["x"], outputs=["y"])
-    assert ops(after)["s"] == "Const"
+    assert op_by_name(after)["s"] == "Const"
     # ^init is dropped: an input-less NoOp has nothing to wait for (drop_inert_control_edges).
     assert inputs_of(after, "s") == ["^x_read"]
     assert "n" not in after and "a" not in after and "b" not in after
@@ -188,10 +188,10 @@ def test_shape_of_a_fully_known_placeholder_folds_with_a_control_edge():
         op("y", "Reshape", ["p", "sx"], T=F32, Tshape=I32),
     )
     after = apply(FOLD, g, inputs=["x", "p"])
-    assert ops(after)["sx"] == "Const" and inputs_of(after, "sx") == ["^x"]
+    assert op_by_name(after)["sx"] == "Const" and inputs_of(after, "sx") == ["^x"]
     np.testing.assert_array_equal(after.node("sx").value(), [2, 3])
-    assert ops(after)["sp"] == "Shape"  # a dimension is unknown
-    assert ops(after)["rp"] == "Const" and after.node("rp").value() == 2
+    assert op_by_name(after)["sp"] == "Shape"  # a dimension is unknown
+    assert op_by_name(after)["rp"] == "Const" and after.node("rp").value() == 2
 
 
 def test_output_shapes_are_trusted_only_when_kept():
@@ -202,9 +202,9 @@ def test_output_shapes_are_trusted_only_when_kept():
     shapes.list.shape.add().CopyFrom(shape_to_proto((4, 5)))
     g = graph(ph("p"), op("x", "Relu", ["p"], T=F32, _output_shapes=shapes), op("s", "Shape", ["x"], T=F32, out_type=I32))
     cleared = apply(FOLD, g, inputs=["p"])
-    assert ops(cleared)["s"] == "Shape" and "_output_shapes" not in cleared.node("x").attr
+    assert op_by_name(cleared)["s"] == "Shape" and "_output_shapes" not in cleared.node("x").attr
     kept = apply(FOLD, g, inputs=["p"], clear_output_shapes="false")
-    assert ops(kept)["s"] == "Const" and list(kept.node("s").value()) == [4, 5]
+    assert op_by_name(kept)["s"] == "Const" and list(kept.node("s").value()) == [4, 5]
     assert inputs_of(kept, "s") == ["^x"] and "_output_shapes" in kept.node("x").attr
 
 
@@ -220,7 +220,7 @@ def test_each_used_output_of_a_multi_output_op_becomes_a_constant():
         binary("z1", "Mul", "x", "halves:1"),
     )
     after = apply(FOLD, g, inputs=["x"], outputs=["y0", "y2", "z1"])
-    assert ops(after) == {"x": "Placeholder", "rows": "Const", "y0": "Mul", "y2": "Mul", "z1": "Mul",
+    assert op_by_name(after) == {"x": "Placeholder", "rows": "Const", "y0": "Mul", "y2": "Mul", "z1": "Mul",
                           "rows/output_2": "Const", "halves/output_1": "Const"}  # fmt: skip
     assert inputs_of(after, "y2") == ["x", "rows/output_2"] and inputs_of(after, "z1") == ["x", "halves/output_1"]
     feeds = {"x": np.array([1.0, -1.0, 2.0], np.float32)}
@@ -232,7 +232,7 @@ def test_a_protected_multi_output_node_keeps_its_ports():
     g = graph(const("m", [[1.0, 2.0], [3.0, 4.0]]), op("rows", "Unpack", ["m"], T=F32, num=2, axis=0),
               unary("y", "Neg", "rows:1"))  # fmt: skip
     after = apply(FOLD, g, outputs=["rows:1", "y"])
-    assert ops(after) == {"m": "Const", "rows": "Unpack", "y": "Const"}
+    assert op_by_name(after) == {"m": "Const", "rows": "Unpack", "y": "Const"}
 
 
 def test_colocation_entries_of_removed_nodes_are_dropped():
@@ -258,7 +258,7 @@ def test_cycles_and_control_flow_are_left_alone():
         op("next", "NextIteration", ["inc"], T=F32),
     )
     after = apply(FOLD, g)
-    assert ops(after) == ops(g)
+    assert op_by_name(after) == op_by_name(g)
 
 
 def test_output_is_deterministic():
@@ -273,8 +273,8 @@ def test_parameters_through_a_pipeline_script():
     steps = compile_pipeline("fold_constants(exclude_op=Rsqrt, exclude_node=dims1, clear_output_shapes=false)")
     result = run_pipeline(_model().to_graphdef(), steps, inputs="x", outputs="y")
     after = Graph.from_graphdef(result.graph_def)
-    assert ops(after)["r"] == "Rsqrt" and ops(after)["m"] == "Const"
-    assert ops(after)["dims1"] == "Sub" and ops(after)["dims2"] == "AddV2"
+    assert op_by_name(after)["r"] == "Rsqrt" and op_by_name(after)["m"] == "Const"
+    assert op_by_name(after)["dims1"] == "Sub" and op_by_name(after)["dims2"] == "AddV2"
 
 
 # -- against GTT -------------------------------------------------------------------------------
