@@ -11,10 +11,7 @@ from graphrewrite.engine.graph import Graph
 from graphrewrite.engine.validate import lint
 from graphrewrite.runner import run_graph
 from graphrewrite.testing import PALETTE, GraphCase, catalogue, graphs, register_op
-
-
-def ops_of(case: GraphCase) -> list[str]:
-    return [n.op for n in case.graph_def.node]
+from tests.helpers.rule_graphs import ops
 
 
 @settings(max_examples=25, deadline=None)
@@ -41,10 +38,10 @@ def test_integer_graphs(case: GraphCase) -> None:
 def test_shrinks_toward_few_nodes() -> None:
     minimal = find(
         graphs(ops=("Relu", "AddV2", "Neg", "Conv2D", "Reshape"), max_nodes=10),
-        lambda c: "Conv2D" in ops_of(c) and len(c.graph_def.node) > 0,
+        lambda c: "Conv2D" in ops(c.graph_def) and len(c.graph_def.node) > 0,
         settings=settings(max_examples=500, database=None, derandomize=True),
     )
-    assert sorted(ops_of(minimal)) == ["Const", "Conv2D", "Placeholder"]
+    assert sorted(ops(minimal.graph_def)) == ["Const", "Conv2D", "Placeholder"]
     assert minimal.graph_def.node[-1].op == "Conv2D"
 
 
@@ -84,7 +81,7 @@ def test_register_op_teaches_a_new_op(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InvalidArgument):
         graphs(ops=("Softsign",))
     register_op("Softsign", catalogue.CATALOGUE["Tanh"].make, dtypes=catalogue.FLOATS)
-    case = find(graphs(ops=("Softsign",)), lambda c: "Softsign" in ops_of(c), settings=settings(database=None, derandomize=True))
+    case = find(graphs(ops=("Softsign",)), lambda c: "Softsign" in ops(c.graph_def), settings=settings(database=None, derandomize=True))
     run_graph(case.graph_def, case.feeds, case.outputs)
 
 
