@@ -36,6 +36,7 @@ class Result:
     verified: bool | None = None  # None: not verified
     max_abs_err: float | None = None
     error: str = ""
+    worker: int | None = None  # the pid of the process that ran it (several share a warm one)
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)

@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786)")
     parser.add_argument("--timeout", type=float, help="seconds per model before it is stopped (default 600)")
     parser.add_argument("--memory_limit", type=int, metavar="MIB", help="memory cap per model in MiB (default 8192)")
+    parser.add_argument("--max_jobs_per_worker", type=int, metavar="N",
+                        help="models a warm worker process runs before it is replaced (default 50)")  # fmt: skip
     parser.add_argument("--force", action="store_true", help="rerun models an earlier run already did")
     parser.add_argument("--json", action="store_true", help="print one JSON line per model instead of the table")
 
@@ -37,11 +39,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs={args.jobs}: give at least 1")
+    if args.max_jobs_per_worker is not None and args.max_jobs_per_worker < 1:
+        raise UsageError(f"--max_jobs_per_worker={args.max_jobs_per_worker}: give at least 1")
     transforms = _script(args.transforms)
     verify = None if args.verify is None else args.verify == "true"
     models = load_models(args.models, transforms=transforms, verify=verify, timeout=args.timeout,
                          memory_limit=args.memory_limit)  # fmt: skip
-    executor = executor_for(jobs=args.jobs, scheduler=args.scheduler)
+    executor = executor_for(jobs=args.jobs, scheduler=args.scheduler, max_jobs=args.max_jobs_per_worker)
     print(f"batch: {len(models)} model{'s' if len(models) != 1 else ''} on {executor.description}", file=sys.stderr)
     try:
         with _Progress(len(models), quiet=args.json) as progress:
