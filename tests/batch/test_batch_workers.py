@@ -1,5 +1,6 @@
 """Warm workers: models share a worker process that imports TensorFlow once; a hang, a crash
-or an error replaces it, and the models after it still run on one warm worker."""
+(a worker killed by its memory cap) or an error replaces it, and the models after it still run
+on one warm worker."""
 
 from __future__ import annotations
 
@@ -46,16 +47,19 @@ def test_a_hang_and_an_error_replace_the_worker_and_later_models_run_warm(zoo, t
     manifest.write_text(
         _model("a", zoo / "dense.pb", **dense) + _model("hang", zoo / "stalled.pb", timeout=10)
         + _model("b", zoo / "dense.pb", **dense) + _model("broken", zoo / "broken.pb")
+        + _model("capped", zoo / "dense.pb", memory_limit=200, **dense)
         + _model("c", zoo / "dense.pb", **dense) + _model("d", zoo / "dense.pb", **dense)
     )  # fmt: skip
     code, results = _run(manifest, tmp_path / "out")
     by_name = {r["name"]: r for r in results}
     assert code == 1
     assert {n: r["status"] for n, r in by_name.items()} == {
-        "a": "ok", "hang": "timeout", "b": "ok", "broken": "failed", "c": "ok", "d": "ok",
+        "a": "ok", "hang": "timeout", "b": "ok", "broken": "failed", "capped": "crashed", "c": "ok", "d": "ok",
     }  # fmt: skip
+    assert "ran out of memory (limit 200 MiB)" in by_name["capped"]["error"]
     pid = {n: r["worker"] for n, r in by_name.items()}
     assert pid["a"] == pid["hang"] and _gone(pid["hang"])  # the hung worker was killed...
     assert pid["b"] == pid["broken"] != pid["a"]  # ...and replaced; the error replaced it again
-    assert pid["c"] == pid["d"] != pid["broken"]
+    assert _gone(pid["capped"]) and len({pid["a"], pid["b"], pid["capped"], pid["c"]}) == 4  # the crash, too
+    assert pid["c"] == pid["d"]
     assert (tmp_path / "out" / "d.pb").read_bytes() == (tmp_path / "out" / "a.pb").read_bytes()
