@@ -66,3 +66,14 @@ def test_an_unreachable_scheduler_is_a_one_line_error(tmp_path, zoo, capsys):
     code = main(["batch", str(zoo / "dense.pb"), f"--output_dir={tmp_path}", "--scheduler=tcp://127.0.0.1:9"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err and "Traceback" not in err
+
+
+def test_each_dask_worker_keeps_one_warm_worker_process(zoo, tmp_path, scheduler, capsys):
+    manifest = tmp_path / "copies.toml"
+    manifest.write_text("".join(
+        f'[[model]]\nname = "m{i}"\npath = "{zoo / "dense.pb"}"\ninputs = ["x"]\noutputs = ["out"]\n' for i in range(6)
+    ))  # fmt: skip
+    assert main(["batch", str(manifest), f"--output_dir={tmp_path / 'out'}", f"--scheduler={scheduler}", "--json"]) == 0
+    results = list(map(json.loads, capsys.readouterr().out.splitlines()))
+    assert [r["status"] for r in results] == ["ok"] * 6
+    assert len({r["worker"] for r in results}) <= 2  # six models, TensorFlow imported at most once per Dask worker
