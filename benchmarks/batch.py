@@ -8,9 +8,10 @@ pool, and on a local two-worker Dask cluster, in one run (README "Many models").
 The zoo is synthetic chains (``benchmarks.inputs.chain_graph_def``) of 20 to 400 blocks (340 to
 6,800 nodes), written once per run into a temporary folder; every model runs the standard
 script with --verify. "sequential" runs :func:`graphrewrite.batch.job.run_job` for each model in
-this process (no isolation, TensorFlow imported once); the batch rows run each model in a child
-process of its own, as ``graphrewrite batch`` does: one at a time, on the local pool (one
-process per core), and on the Dask cluster.
+this process (no isolation, TensorFlow already imported); the batch rows run the models as
+``graphrewrite batch`` does, on warm isolated worker processes (each imports TensorFlow once,
+inside the timed run): one worker, the local pool (one worker per core), and the Dask cluster
+(one worker per Dask worker).
 """
 
 from __future__ import annotations
@@ -72,9 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         (root / "zoo").mkdir()
         models = build_zoo(root / "zoo", size=size, copies=args.copies)
         rows = [("sequential, one process", *sequential(models, root / "seq"))]
-        rows.append(("batch --jobs 1 (isolated, one at a time)", *batched(models, root / "one", LocalExecutor(1))))
+        rows.append(("batch --jobs 1 (one warm worker)", *batched(models, root / "one", LocalExecutor(1))))
         local = LocalExecutor()
-        rows.append((f"batch, {local.description}", *batched(models, root / "local", local)))
+        rows.append((f"batch, {local.description} (warm workers)", *batched(models, root / "local", local)))
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None) as cluster:
             dask = DaskExecutor(cluster.scheduler_address)
             rows.append(("batch, Dask LocalCluster (2 workers)", *batched(models, root / "dask", dask)))

@@ -1,5 +1,7 @@
 """Warm, isolated workers: a long-lived child process (``python -m graphrewrite.batch.worker``)
-that imports TensorFlow once and runs one model at a time, sent to it as a JSON line.
+that imports TensorFlow once and runs one model at a time, sent to it as a JSON line, so that
+whatever a model does (hangs on a stalled file system, exhausts memory, crashes TensorFlow)
+becomes a result and the batch goes on.
 
 Isolation is kept: the child runs in a session of its own under the model's memory cap
 (RLIMIT_AS); a model that outlives its timeout gets the child's whole process group killed; a
@@ -7,9 +9,9 @@ child that dies (a segfault, ``os._exit``, the memory cap) is that model's ``cra
 A worker is replaced after any result other than ok (its interpreter may be poisoned), after
 *max_jobs* models (to bound leaks), and when a model asks for a different memory cap.
 
-:func:`run_warm` is a plain function of JSON-able values, like
-:func:`~graphrewrite.batch.isolate.run_isolated`: each thread that calls it (a local pool's
-thread, a Dask worker's thread) keeps one warm worker of its own, started on first use.
+:func:`run_warm` is a plain function of JSON-able values, so an executor can run it anywhere
+graphrewrite is installed: each thread that calls it (a local pool's thread, a Dask worker's
+thread) keeps one warm worker of its own, started on first use.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ import threading
 import time
 from typing import Any
 
-from graphrewrite.batch.isolate import _crash_reason, _limit_memory
 from graphrewrite.batch.manifest import ModelSpec
 from graphrewrite.batch.results import CRASHED, OK, TIMEOUT, Result
 
+MEMORY_SIGNS = ("MemoryError", "failed to map segment", "std::bad_alloc", "Cannot allocate memory", "ResourceExhaustedError", "OOM")
 MAX_JOBS_PER_WORKER = 50
 STARTUP_TIMEOUT = 300.0  # seconds for a fresh worker to import TensorFlow
 _LOCAL = threading.local()
@@ -52,11 +54,11 @@ class Worker:
     def __init__(self, memory_limit: int):
         self.memory_limit = memory_limit
         self.jobs = 0
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the worker; stop() closes it)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "graphrewrite.batch.worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            start_new_session=True, preexec_fn=_limit_memory(memory_limit),
+            start_new_session=True, preexec_fn=_memory_cap(memory_limit),
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
         )  # fmt: skip
         self.pid = self._process.pid
@@ -149,6 +151,27 @@ def run_warm(spec_json: dict[str, Any], output_dir: str, key: str, max_jobs: int
         worker.stop()  # a crash, a timeout or an error: the next model gets a fresh interpreter
         _LOCAL.worker = None
     return result
+
+
+def _memory_cap(megabytes: int) -> Any:
+    """A pre-exec function setting RLIMIT_AS to *megabytes* (None: no cap)."""
+
+    def limit() -> None:
+        import resource
+
+        cap = megabytes << 20
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    return limit if megabytes > 0 and sys.platform != "win32" else None
+
+
+def _crash_reason(code: int, stderr: str, spec: ModelSpec) -> str:
+    """One line: the signal or exit code, and the last line the worker wrote."""
+    if any(sign in stderr for sign in MEMORY_SIGNS):
+        return f"ran out of memory (limit {spec.memory_limit} MiB)"
+    what = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+    last = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
+    return f"the model's process {what}" + (f": {last}" if last else "")
 
 
 def stop_workers() -> int:
