@@ -1,6 +1,7 @@
 """Helpers the test suites share: tiny graphs built node by node and run in TensorFlow
-(rule_graphs), one structural transform through the driver (structural), the compression
-transforms and GTT's C++ binding as an oracle (compression). Test modules import them as
+and TF1-style graphs (rule_graphs), one structural transform through the driver (structural),
+the compression transforms and GTT's C++ binding as an oracle (compression), and the verify
+tests' two equivalent graphs (verify_graphs). Test modules import them as
 ``tests.helpers.<module>`` (pyproject's pytest ``pythonpath`` puts the checkout on the path);
 no test edits ``sys.path``.
 """

@@ -5,13 +5,13 @@ Imported by the rule-language and standard-rule tests as ``tests.helpers.rule_gr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from graphrewrite import _tf
-from graphrewrite.engine.attrvalues import DType, dtype_of_numpy
+from graphrewrite.engine.attrvalues import DType, dtype_of_numpy, shape_to_proto
 from graphrewrite.engine.driver import Context
 from graphrewrite.engine.graph import Graph, Node
 from graphrewrite.engine.report import RuleStats
@@ -23,16 +23,18 @@ I32 = DType(3)  # DT_INT32
 RNG = np.random.default_rng(1234)
 
 
-def placeholder(name: str, shape: Sequence[int] | None = None, dtype: DType = F32) -> Node:
+def placeholder(name: str, shape: Sequence[int | None] | None = None, dtype: DType = F32) -> Node:
+    """A Placeholder; a None dimension is unknown, shape None leaves the attribute out."""
     attrs: dict[str, Any] = {"dtype": dtype}
     if shape is not None:
-        attrs["shape"] = _tf.pb().TensorShapeProto(dim=[{"size": d} for d in shape])
+        attrs["shape"] = shape_to_proto(tuple(shape))
     return Node.make(name, "Placeholder", (), attrs)
 
 
-def const(name: str, value: Any, dtype: Any = np.float32) -> Node:
+def const(name: str, value: Any, dtype: Any = np.float32, inputs: Sequence[str] = ()) -> Node:
+    """A Const holding *value* as a *dtype* array (*inputs*: control inputs, if any)."""
     array = np.asarray(value, dtype=dtype)
-    return Node.make(name, "Const", (), {"dtype": dtype_of_numpy(array.dtype), "value": array})
+    return Node.make(name, "Const", inputs, {"dtype": dtype_of_numpy(array.dtype), "value": array})
 
 
 def node(name: str, op: str, *inputs: str, **attrs: Any) -> Node:
@@ -45,6 +47,23 @@ def node(name: str, op: str, *inputs: str, **attrs: Any) -> Node:
 
 def graph(*nodes: Node) -> Graph:
     return Graph.from_nodes(nodes)
+
+
+def v1_graph(build: Callable[[Any], None]) -> Graph:
+    """The graph *build(tf)* makes in a fresh tf.Graph, with TF1 control flow (Enter, Merge,
+    Switch, NextIteration, Exit) instead of While/If functions."""
+    tf = _tf.tf()
+    from tensorflow.python.ops import control_flow_util
+
+    saved = control_flow_util.ENABLE_CONTROL_FLOW_V2
+    control_flow_util.ENABLE_CONTROL_FLOW_V2 = False
+    try:
+        g = tf.Graph()
+        with g.as_default():
+            build(tf)
+        return Graph.from_graphdef(g.as_graph_def())
+    finally:
+        control_flow_util.ENABLE_CONTROL_FLOW_V2 = saved
 
 
 def normal(*shape: int) -> np.ndarray:

@@ -12,16 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from graphrewrite.engine.attrvalues import DType, dtype_of_numpy
+from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.driver import Context, run_steps
 from graphrewrite.engine.graph import Graph, Node
 from graphrewrite.engine.validate import lint
 from graphrewrite.rules.params import defaults
 from graphrewrite.rules.rule import Step, Transform
 from graphrewrite.runner import run_graph
-
-F32 = DType(1)
-I32 = DType(3)
+from tests.helpers.rule_graphs import F32 as F32
+from tests.helpers.rule_graphs import I32 as I32
+from tests.helpers.rule_graphs import const as const
+from tests.helpers.rule_graphs import graph as graph
 
 
 def ph(name: str, dtype: DType = F32, shape: Sequence[int | None] | None = None, device: str = "") -> Node:
@@ -32,11 +33,6 @@ def ph(name: str, dtype: DType = F32, shape: Sequence[int | None] | None = None,
 
         attrs["shape"] = shape_to_proto(tuple(shape))
     return Node.make(name, "Placeholder", (), attrs, device)
-
-
-def const(name: str, value: Any, dtype: Any = np.float32, inputs: Sequence[str] = ()) -> Node:
-    array = np.asarray(value, dtype=dtype)
-    return Node.make(name, "Const", inputs, {"dtype": dtype_of_numpy(array.dtype), "value": array})
 
 
 def op(name: str, op_type: str, inputs: Sequence[str] = (), device: str = "", **attrs: Any) -> Node:
@@ -50,10 +46,6 @@ def unary(name: str, op_type: str, x: str, *extra: str, dtype: DType = F32) -> N
 
 def binary(name: str, op_type: str, x: str, y: str, *extra: str, dtype: DType = F32) -> Node:
     return Node.make(name, op_type, [x, y, *extra], {"T": dtype})
-
-
-def graph(*nodes: Node) -> Graph:
-    return Graph.from_nodes(nodes)
 
 
 def convert_args(transform: Transform, args: Mapping[str, Any]) -> dict[str, Any]:

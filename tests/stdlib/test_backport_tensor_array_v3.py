@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphrewrite import _tf
 from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.graph import Graph
 from graphrewrite.runner import run_graph
 from graphrewrite.stdlib_rules.backports import BACKPORT_TENSOR_ARRAY_V3 as BACKPORT
+from tests.helpers.rule_graphs import v1_graph
 from tests.helpers.structural import apply, assert_clean, evaluate, inputs_of, names
 
 FEEDS = {"x": np.array([1.0, 2.0], np.float32)}
@@ -41,22 +41,14 @@ def test_graph_without_tensor_arrays_is_returned_as_is():
 
 def _tensor_array_graph() -> Graph:
     """A TF1 while loop writing x*i into a TensorArrayV3, then stacking it."""
-    tf = _tf.tf()
-    from tensorflow.python.ops import control_flow_util
+    def build(tf):
+        x = tf.compat.v1.placeholder(tf.float32, (2,), name="x")
+        array = tf.TensorArray(tf.float32, size=3)
 
-    saved = control_flow_util.ENABLE_CONTROL_FLOW_V2
-    control_flow_util.ENABLE_CONTROL_FLOW_V2 = False
-    try:
-        g = tf.Graph()
-        with g.as_default():
-            x = tf.compat.v1.placeholder(tf.float32, (2,), name="x")
-            array = tf.TensorArray(tf.float32, size=3)
+        def body(i, t):
+            return i + 1, t.write(i, x * tf.cast(i, tf.float32))
 
-            def body(i, t):
-                return i + 1, t.write(i, x * tf.cast(i, tf.float32))
+        _, array = tf.compat.v1.while_loop(lambda i, t: i < 3, body, [0, array])
+        tf.identity(array.stack(), name="y")
 
-            _, array = tf.compat.v1.while_loop(lambda i, t: i < 3, body, [0, array])
-            tf.identity(array.stack(), name="y")
-        return Graph.from_graphdef(g.as_graph_def())
-    finally:
-        control_flow_util.ENABLE_CONTROL_FLOW_V2 = saved
+    return v1_graph(build)

@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from graphrewrite import _tf
 from graphrewrite.engine.graph import Graph
 from graphrewrite.stdlib_rules import standard_rules
-from tests.helpers.structural import F32, apply, assert_clean, binary, const, evaluate, graph, op, ph
+from tests.helpers.structural import F32, I32, apply, assert_clean, binary, const, evaluate, graph, op, ph
 
 pytestmark = pytest.mark.gtt
 
@@ -216,17 +216,11 @@ def test_backport_concatv2_matches_gtt_without_control_inputs():
         ph("a", shape=(1, 2)),
         ph("b", shape=(1, 2)),
         const("axis", 1, np.int32),
-        op("cat", "ConcatV2", ["a", "b", "axis"], N=2, T=F32, Tidx=_tf_int32()),
+        op("cat", "ConcatV2", ["a", "b", "axis"], N=2, T=F32, Tidx=I32),
     )
     theirs = gtt(g, ["a", "b"], ["cat"], "backport_concatv2")
     mine = ours(g, ["a", "b"], ["cat"], "backport_concatv2")
     assert nodedefs(mine) == nodedefs(theirs)
-
-
-def _tf_int32():
-    from graphrewrite.engine.attrvalues import DType
-
-    return DType(3)
 
 
 # -- a frozen Keras model ----------------------------------------------------------------------

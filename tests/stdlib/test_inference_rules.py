@@ -7,8 +7,6 @@ rules exist for; each rule runs alone through the driver, and numbers are checke
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -25,31 +23,8 @@ from graphrewrite.stdlib_rules.inference import (
     SET_INFERENCE_MODE,
     STRIP_TRAINING_NODES,
 )
-from tests.helpers.rule_graphs import ops
+from tests.helpers.rule_graphs import ops, v1_graph
 from tests.helpers.structural import assert_clean, convert_args, evaluate
-
-
-@contextlib.contextmanager
-def tf1_control_flow() -> Iterator[None]:
-    """TF1 Switch/Merge conds for the duration; the global switch is restored afterwards."""
-    from tensorflow.python.ops import control_flow_util
-
-    saved = control_flow_util.ENABLE_CONTROL_FLOW_V2
-    control_flow_util.ENABLE_CONTROL_FLOW_V2 = False
-    try:
-        yield
-    finally:
-        control_flow_util.ENABLE_CONTROL_FLOW_V2 = saved
-
-
-def v1_graph(build: Callable[[Any], None]) -> Graph:
-    """The graph ``build(tf)`` creates in a fresh TF1-style graph."""
-    import tensorflow as tf
-
-    graph = tf.Graph()
-    with tf1_control_flow(), graph.as_default():
-        build(tf)
-    return Graph.from_graphdef(graph.as_graph_def())
 
 
 def run(transform: Transform, g: Graph, *, outputs: tuple[str, ...] = (), **args: Any):

@@ -7,6 +7,7 @@ import numpy as np
 from graphrewrite import _tf
 from graphrewrite.engine.graph import Graph
 from graphrewrite.stdlib_rules.merge import MERGE_DUPLICATE_NODES as MERGE
+from tests.helpers.rule_graphs import v1_graph
 from tests.helpers.structural import (
     F32,
     apply,
@@ -116,20 +117,12 @@ def test_loop_graph_with_back_edges_still_computes_the_same():
 
 
 def _while_graph() -> Graph:
-    tf = _tf.tf()
-    from tensorflow.python.ops import control_flow_util
+    def build(tf):
+        x = tf.compat.v1.placeholder(tf.float32, (), name="x")
+        _, y = tf.compat.v1.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2.0 + 2.0), [0, x])
+        tf.identity(y + 2.0, name="y")
 
-    saved = control_flow_util.ENABLE_CONTROL_FLOW_V2
-    control_flow_util.ENABLE_CONTROL_FLOW_V2 = False
-    try:
-        g = tf.Graph()
-        with g.as_default():
-            x = tf.compat.v1.placeholder(tf.float32, (), name="x")
-            _, y = tf.compat.v1.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2.0 + 2.0), [0, x])
-            tf.identity(y + 2.0, name="y")
-        return Graph.from_graphdef(g.as_graph_def())
-    finally:
-        control_flow_util.ENABLE_CONTROL_FLOW_V2 = saved
+    return v1_graph(build)
 
 
 def _shapes(*shapes):

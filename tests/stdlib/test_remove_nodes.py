@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graphrewrite import _tf
 from graphrewrite.engine.errors import UsageError
 from graphrewrite.engine.graph import Graph
 from graphrewrite.stdlib_rules.remove_nodes import REMOVE_NODES as REMOVE
+from tests.helpers.rule_graphs import v1_graph
 from tests.helpers.structural import (
     F32,
+    I32,
     apply,
     assert_clean,
     assert_same_outputs,
@@ -81,7 +82,7 @@ def test_identity_n_is_port_aware():
 
 
 def test_node_whose_unmapped_output_is_read_is_kept():
-    g = graph(const("v", [1.0, 1.0, 2.0]), op("u", "Unique", ["v"], T=F32, out_idx=_tf_int32()), unary("y", "Identity", "u:1", dtype=_tf_int32()))
+    g = graph(const("v", [1.0, 1.0, 2.0]), op("u", "Unique", ["v"], T=F32, out_idx=I32), unary("y", "Identity", "u:1", dtype=I32))
     after = apply(REMOVE, g, outputs=["y"], op=["Unique"])
     assert names(after) == names(g) and inputs_of(after, "y") == ["u:1"]  # GTT: 'u:1' left dangling
 
@@ -149,24 +150,10 @@ def test_tf_cond_branches_keep_working():
 def _cond_graph() -> Graph:
     """A TF1-style tf.cond (Switch/Merge). The true branch is a constant that only a control
     edge on the Identity(Switch:1) anchor keeps in its branch."""
-    tf = _tf.tf()
-    from tensorflow.python.ops import control_flow_util
+    def build(tf):
+        p = tf.compat.v1.placeholder(tf.bool, (), name="p")
+        x = tf.compat.v1.placeholder(tf.float32, (), name="x")
+        y = tf.compat.v1.cond(p, lambda: tf.constant(13.0), lambda: x * 2.0)
+        tf.identity(y, name="y")
 
-    saved = control_flow_util.ENABLE_CONTROL_FLOW_V2
-    control_flow_util.ENABLE_CONTROL_FLOW_V2 = False
-    try:
-        g = tf.Graph()
-        with g.as_default():
-            p = tf.compat.v1.placeholder(tf.bool, (), name="p")
-            x = tf.compat.v1.placeholder(tf.float32, (), name="x")
-            y = tf.compat.v1.cond(p, lambda: tf.constant(13.0), lambda: x * 2.0)
-            tf.identity(y, name="y")
-        return Graph.from_graphdef(g.as_graph_def())
-    finally:
-        control_flow_util.ENABLE_CONTROL_FLOW_V2 = saved
-
-
-def _tf_int32():
-    from graphrewrite.engine.attrvalues import DType
-
-    return DType(3)
+    return v1_graph(build)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graphrewrite import _tf
 from graphrewrite.engine.errors import GraphError
 from graphrewrite.engine.graph import Graph
 from graphrewrite.stdlib_rules.ordering import SORT_BY_EXECUTION_ORDER as SORT
 from graphrewrite.stdlib_rules.ordering import execution_order
+from tests.helpers.rule_graphs import v1_graph
 from tests.helpers.structural import (
     apply,
     assert_clean,
@@ -90,17 +90,9 @@ def test_merge_without_data_input_is_named():
 
 def _while_graph() -> Graph:
     """A TF1-style while loop (Enter/Merge/Switch/NextIteration/Exit): y = x doubled 3 times."""
-    tf = _tf.tf()
-    from tensorflow.python.ops import control_flow_util
+    def build(tf):
+        x = tf.compat.v1.placeholder(tf.float32, (), name="x")
+        _, y = tf.compat.v1.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2.0), [0, x])
+        tf.identity(y, name="y")
 
-    saved = control_flow_util.ENABLE_CONTROL_FLOW_V2
-    control_flow_util.ENABLE_CONTROL_FLOW_V2 = False
-    try:
-        g = tf.Graph()
-        with g.as_default():
-            x = tf.compat.v1.placeholder(tf.float32, (), name="x")
-            _, y = tf.compat.v1.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2.0), [0, x])
-            tf.identity(y, name="y")
-        return Graph.from_graphdef(g.as_graph_def())
-    finally:
-        control_flow_util.ENABLE_CONTROL_FLOW_V2 = saved
+    return v1_graph(build)

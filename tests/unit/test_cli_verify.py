@@ -9,30 +9,7 @@ import pytest
 
 from graphrewrite import io
 from graphrewrite.cli import main
-from graphrewrite.engine.attrvalues import dtype_of_numpy, shape_to_proto
-from graphrewrite.engine.graph import Graph, Node
-
-F32 = dtype_of_numpy(np.float32)
-
-
-def _weights(scale: tuple = (1.0, 1.0)) -> Node:
-    value = np.arange(6, dtype=np.float32).reshape(3, 2) / 5 * np.asarray(scale, np.float32)
-    return Node.make("w", "Const", [], {"dtype": F32, "value": value})
-
-
-def _x() -> Node:
-    return Node.make("x", "Placeholder", [], {"dtype": F32, "shape": shape_to_proto((None, 3))})
-
-
-def matmul_mul() -> object:
-    """y = (x @ w) * [2, 3]."""
-    scale = Node.make("s", "Const", [], {"dtype": F32, "value": np.array([2.0, 3.0], np.float32)})
-    mm = Node.make("mm", "MatMul", ["x", "w"], {"T": F32})
-    return Graph.from_nodes([_x(), _weights(), mm, scale, Node.make("y", "Mul", ["mm", "s"], {"T": F32})]).to_graphdef()
-
-
-def folded(scale: tuple = (2.0, 3.0)) -> object:
-    return Graph.from_nodes([_x(), _weights(scale), Node.make("y", "MatMul", ["x", "w"], {"T": F32})]).to_graphdef()
+from tests.helpers.verify_graphs import folded, matmul_mul
 
 
 @pytest.fixture()

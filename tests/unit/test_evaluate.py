@@ -7,24 +7,17 @@ import pytest
 
 from graphrewrite import _tf
 from graphrewrite.engine import foldable
-from graphrewrite.engine.attrvalues import DType, dtype_of_numpy, shape_to_proto
+from graphrewrite.engine.attrvalues import DType, shape_to_proto
 from graphrewrite.engine.evaluate import FoldOptions, fold_plan
-from graphrewrite.engine.graph import Graph, Node, TensorRef
+from graphrewrite.engine.graph import Graph, TensorRef
 from graphrewrite.engine.kernels import Value
 from graphrewrite.engine.opdefs import output_type_enums as output_types
 from graphrewrite.engine.tfbatch import Batch
 from graphrewrite.runner import run_graph
+from tests.helpers.rule_graphs import const
+from tests.helpers.structural import op as node
 
 F32, I32 = DType(1), DType(3)
-
-
-def const(name, value, dtype=np.float32, inputs=()):
-    array = np.asarray(value, dtype=dtype)
-    return Node.make(name, "Const", inputs, {"dtype": dtype_of_numpy(array.dtype), "value": array})
-
-
-def node(name, op, inputs=(), **attrs):
-    return Node.make(name, op, inputs, attrs)
 
 
 def plan_of(*nodes, **options):

@@ -11,19 +11,13 @@ from graphrewrite import inspect
 from graphrewrite.engine.attrvalues import DType, shape_to_proto
 from graphrewrite.engine.errors import NameNotFoundError
 from graphrewrite.engine.graph import Graph, Node
+from tests.helpers.rule_graphs import const
 
 F32, I32, RES = DType(1), DType(3), DType(20)
 
 
 def ph(name, dtype=F32, shape=(None, 3)):
     return Node.make(name, "Placeholder", (), {"dtype": dtype, "shape": shape_to_proto(shape)})
-
-
-def const(name, value, dtype=np.float32):
-    array = np.asarray(value, dtype=dtype)
-    from graphrewrite.engine.attrvalues import dtype_of_numpy
-
-    return Node.make(name, "Const", (), {"dtype": dtype_of_numpy(array.dtype), "value": array})
 
 
 def sample() -> Graph:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graphrewrite.engine.attrvalues import dtype_of_numpy, shape_to_proto
+from graphrewrite.engine.attrvalues import dtype_of_numpy
 from graphrewrite.engine.errors import GraphError, NameNotFoundError
 from graphrewrite.engine.graph import Graph, Node
 from graphrewrite.verification import (
@@ -17,39 +17,10 @@ from graphrewrite.verification import (
     make_checker,
     verify,
 )
+from tests.helpers.rule_graphs import const, placeholder
+from tests.helpers.verify_graphs import folded, matmul_mul
 
 F32 = np.float32
-
-
-def const(name: str, value: object, dtype: object = F32) -> Node:
-    array = np.asarray(value, dtype=dtype)
-    return Node.make(name, "Const", [], {"dtype": dtype_of_numpy(array.dtype), "value": array})
-
-
-def placeholder(name: str, shape: tuple, dtype: object = F32) -> Node:
-    return Node.make(name, "Placeholder", [], {"dtype": dtype_of_numpy(dtype), "shape": shape_to_proto(shape)})
-
-
-def matmul_mul(scale: tuple = (2.0, 3.0), shape: tuple = (None, 3)) -> object:
-    """y = (x @ w) * s, with x [?, 3]."""
-    w = np.arange(6, dtype=F32).reshape(3, 2) / 5
-    return Graph.from_nodes([
-        placeholder("x", shape),
-        const("w", w),
-        Node.make("mm", "MatMul", ["x", "w"], {"T": dtype_of_numpy(F32)}),
-        const("s", scale),
-        Node.make("y", "Mul", ["mm", "s"], {"T": dtype_of_numpy(F32)}),
-    ]).to_graphdef()  # fmt: skip
-
-
-def folded(scale: tuple = (2.0, 3.0)) -> object:
-    """The same function as matmul_mul, with the scale folded into the weights."""
-    w = np.arange(6, dtype=F32).reshape(3, 2) / 5 * np.asarray(scale, F32)
-    return Graph.from_nodes([
-        placeholder("x", (None, 3)),
-        const("w", w),
-        Node.make("y", "MatMul", ["x", "w"], {"T": dtype_of_numpy(F32)}),
-    ]).to_graphdef()  # fmt: skip
 
 
 # -- compare ---------------------------------------------------------------------------------
