@@ -71,9 +71,7 @@ class Worker:
         """The model's result as JSON; a timeout or a crash kills the worker and is the result."""
         start = time.perf_counter()
         try:
-            if not self._ready:
-                self._read_line(STARTUP_TIMEOUT)  # "ready": TensorFlow is imported
-                self._ready = True
+            self._start()
             self._send(job)
             result = dict(json.loads(self._read_line(spec.timeout)))
         except _TimedOut:
@@ -86,6 +84,16 @@ class Worker:
             return Result(spec.name, CRASHED, key, time.perf_counter() - start, error=reason, worker=self.pid).to_json()
         self.jobs += 1
         return {**result, "worker": self.pid}
+
+    def _start(self) -> None:
+        """Wait for a fresh worker's ``ready`` (TensorFlow imported); too long is a crash."""
+        if self._ready:
+            return
+        try:
+            self._read_line(STARTUP_TIMEOUT)
+        except _TimedOut:
+            raise _Died from None
+        self._ready = True
 
     @property
     def alive(self) -> bool:
