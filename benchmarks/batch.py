@@ -1,7 +1,7 @@
 """graphrewrite batch over a zoo of small models: one after another in one process, on the local
 pool, and on a local two-worker Dask cluster, in one run (README "Many models").
 
-    python -m benchmarks.batch            # 20 models (~4-5 min on 2 shared cores)
+    python -m benchmarks.batch            # 20 models (~1 min on 2 shared cores)
     python -m benchmarks.batch --quick    # 8 models
     python -m benchmarks.batch --copies 3 # the zoo three times (60 models)
 
