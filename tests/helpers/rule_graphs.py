@@ -5,7 +5,8 @@ Imported by the rule-language and standard-rule tests as ``tests.helpers.rule_gr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -49,21 +50,28 @@ def graph(*nodes: Node) -> Graph:
     return Graph.from_nodes(nodes)
 
 
-def v1_graph(build: Callable[[Any], None]) -> Graph:
-    """The graph *build(tf)* makes in a fresh tf.Graph, with TF1 control flow (Enter, Merge,
-    Switch, NextIteration, Exit) instead of While/If functions."""
-    tf = _tf.tf()
+@contextlib.contextmanager
+def control_flow_v1(enabled: bool = True) -> Iterator[None]:
+    """TF1 control flow (Enter, Merge, Switch, NextIteration, Exit) instead of While/If
+    functions while the block runs (or functional control flow, *enabled* False); the global
+    switch is restored afterwards."""
     from tensorflow.python.ops import control_flow_util
 
     saved = control_flow_util.ENABLE_CONTROL_FLOW_V2
-    control_flow_util.ENABLE_CONTROL_FLOW_V2 = False
+    control_flow_util.ENABLE_CONTROL_FLOW_V2 = not enabled
     try:
-        g = tf.Graph()
-        with g.as_default():
-            build(tf)
-        return Graph.from_graphdef(g.as_graph_def())
+        yield
     finally:
         control_flow_util.ENABLE_CONTROL_FLOW_V2 = saved
+
+
+def v1_graph(build: Callable[[Any], None]) -> Graph:
+    """The graph *build(tf)* makes in a fresh tf.Graph, with TF1 control flow."""
+    tf = _tf.tf()
+    g = tf.Graph()
+    with control_flow_v1(), g.as_default():
+        build(tf)
+    return Graph.from_graphdef(g.as_graph_def())
 
 
 def normal(*shape: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 SCRIPT = r"""
 import hashlib
-from test_gtt_differential import random_graph, ours
+from tests.helpers.random_graphs import ours, random_graph
 from graphrewrite.engine.graph import Graph
 CASES = [
     ("strip_unused_nodes", {"type": "float", "shape": "2,3"}),
@@ -34,8 +34,8 @@ for seed in range(12):
 
 
 def _run(hash_seed: str) -> str:
-    here = Path(__file__).parent  # the child imports test_gtt_differential, which imports tests.helpers
-    path = os.pathsep.join([str(here), str(here.parents[1]), os.environ.get("PYTHONPATH", "")])
+    checkout = Path(__file__).resolve().parents[2]  # the child imports tests.helpers
+    path = os.pathsep.join([str(checkout), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "PYTHONHASHSEED": hash_seed, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path}
     done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -9,9 +9,9 @@ import shlex
 
 import numpy as np
 import pytest
-from test_freeze_tf1 import build_tf1_model
 
 from graphrewrite.cli import main
+from tests.helpers.tf1_models import build_tf1_model
 
 
 @pytest.fixture(scope="module")
