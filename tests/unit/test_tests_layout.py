@@ -117,3 +117,13 @@ def test_every_helper_module_imports_as_part_of_the_package() -> None:
     for name in names:
         module = importlib.import_module(f"tests.helpers.{name}")
         assert Path(module.__file__).parent == HELPERS, name
+
+
+def test_test_modules_outside_packages_have_distinct_basenames() -> None:
+    """pytest imports a module of a folder without ``__init__.py`` by its basename: two such
+    modules of one name would collide (give the folder an ``__init__.py`` instead)."""
+    seen: dict[str, list[str]] = {}
+    for path in TESTS.rglob("*.py"):
+        if not (path.parent / "__init__.py").exists():
+            seen.setdefault(path.stem, []).append(str(path.relative_to(TESTS)))
+    assert not {stem: paths for stem, paths in seen.items() if len(paths) > 1}
