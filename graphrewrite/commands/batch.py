@@ -1,6 +1,7 @@
-"""``graphrewrite batch``: freeze, transform and verify many models, each in a process of its
-own (a failure, crash or timeout is recorded and the batch goes on), resumable, on local cores
-or an existing Dask cluster (``--scheduler``). Exit 1 when any model failed.
+"""``graphrewrite batch``: freeze, transform and verify many models on warm, isolated worker
+processes (a failure, crash or timeout is recorded, the worker replaced, and the batch goes on),
+resumable, on local cores or an existing Dask cluster (``--scheduler``). Exit 1 when any model
+failed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, help="models at once on this machine (default: one per core)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786)")
     parser.add_argument("--timeout", type=float, help="seconds per model before it is stopped (default 600)")
-    parser.add_argument("--memory_limit", type=int, metavar="MIB", help="memory cap per model in MiB (default 8192)")
+    parser.add_argument("--memory_limit", type=int, metavar="MIB", help="memory cap of the worker process running a model, in MiB (default 8192)")
     parser.add_argument("--max_jobs_per_worker", type=int, metavar="N",
                         help="models a warm worker process runs before it is replaced (default 50)")  # fmt: skip
     parser.add_argument("--force", action="store_true", help="rerun models an earlier run already did")

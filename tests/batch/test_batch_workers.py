@@ -63,3 +63,8 @@ def test_a_hang_and_an_error_replace_the_worker_and_later_models_run_warm(zoo, t
     assert _gone(pid["capped"]) and len({pid["a"], pid["b"], pid["capped"], pid["c"]}) == 4  # the crash, too
     assert pid["c"] == pid["d"]
     assert (tmp_path / "out" / "d.pb").read_bytes() == (tmp_path / "out" / "a.pb").read_bytes()
+
+
+def test_max_jobs_per_worker_must_be_positive(zoo, tmp_path, capsys):
+    assert main(["batch", str(zoo / "dense.pb"), f"--output_dir={tmp_path}", "--max_jobs_per_worker=0"]) == 2
+    assert "--max_jobs_per_worker=0: give at least 1" in capsys.readouterr().err
