@@ -158,14 +158,21 @@ def test_merge_nested_concat() -> None:
     assert_equivalent(before, after, FEEDS, ["out"])
 
 
-def test_merge_nested_concat_flattens_every_position() -> None:
-    before = graph(
+def _two_inner(*, first_read_elsewhere: bool):  # type: ignore[no-untyped-def]
+    """outer = ConcatV2(first, a, middle): two inner concatenations, the first maybe shared."""
+    extra = [node("other", "Relu", "first")] if first_read_elsewhere else []
+    return graph(
         *_placeholders(),
         _concat("first", "a", "b"),
         _concat("middle", "b", "c"),
         _concat("outer", "first", "a", "middle"),
         node("out", "Relu", "outer"),
+        *extra,
     )
+
+
+def test_merge_nested_concat_flattens_every_position() -> None:
+    before = _two_inner(first_read_elsewhere=False)
     after, stats = apply(RULES["merge_nested_concat"], before, INPUTS, ["out"])
     assert stats["merge_nested_concat"].applied == 2  # one inner concatenation per rewrite
     assert [str(r) for r in after.node("outer").data_inputs] == ["a", "b", "a", "b", "c", "axis"]
@@ -185,17 +192,10 @@ def test_merge_nested_concat_refuses(case: str) -> None:
 
 def test_merge_nested_concat_tries_each_input_as_the_inner_one() -> None:
     """The first nested concatenation is read elsewhere; the second one is still spliced."""
-    before = graph(
-        *_placeholders(),
-        _concat("shared", "a", "b"),
-        _concat("middle", "b", "c"),
-        _concat("outer", "shared", "a", "middle"),
-        node("out", "Relu", "outer"),
-        node("other", "Relu", "shared"),
-    )
+    before = _two_inner(first_read_elsewhere=True)
     after, stats = apply(RULES["merge_nested_concat"], before, INPUTS, ["out", "other"])
     assert stats["merge_nested_concat"].applied == 1
-    assert [str(r) for r in after.node("outer").data_inputs] == ["shared", "a", "b", "c", "axis"]
+    assert [str(r) for r in after.node("outer").data_inputs] == ["first", "a", "b", "c", "axis"]
     assert_equivalent(before, after, FEEDS, ["out", "other"])
 
 
