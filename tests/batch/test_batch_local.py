@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from graphrewrite.cli import main
-from graphrewrite.demo import STANDARD_SCRIPT
+from graphrewrite.stdlib_rules.scripts import STANDARD_SCRIPT
 
 MANIFEST = """
 [defaults]

@@ -9,9 +9,9 @@ pytest.importorskip("tf2onnx")
 pytest.importorskip("onnxruntime")
 tf = pytest.importorskip("tensorflow")
 
-from graphrewrite.targets import checks, runtimes  # noqa: E402
+from graphrewrite.targets import runtimes  # noqa: E402
+from tests.helpers.target_probes import assert_check_agrees, probe_graph, verdicts  # noqa: E402
 
-tf1 = tf.compat.v1
 KERNEL = np.full([3, 3, 4, 4], 0.1, np.float32)
 SHAPE = (1, 8, 8, 4)
 
@@ -27,10 +27,7 @@ BODIES = {
 
 
 def build(body):
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.identity(body(tf1.placeholder(tf.float32, SHAPE, name="x")), name="out")
-    return graph.as_graph_def()
+    return probe_graph(body, SHAPE, output="out")
 
 
 def onnx_loads(graph_def) -> bool:
@@ -45,10 +42,8 @@ def onnx_loads(graph_def) -> bool:
 @pytest.mark.parametrize("name", sorted(BODIES))
 def test_check_agrees_with_tf2onnx(name):
     graph_def = build(BODIES[name])
-    report = checks.check(graph_def, "onnx")
-    assert report.loads == onnx_loads(graph_def), checks.render(report, name)
+    assert_check_agrees("onnx", graph_def, onnx_loads(graph_def), name)
 
 
 def test_both_verdicts_occur():
-    verdicts = {checks.check(build(body), "onnx").loads for body in BODIES.values()}
-    assert verdicts == {True, False}
+    assert verdicts("onnx", map(build, BODIES.values())) == {True, False}

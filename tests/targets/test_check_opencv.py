@@ -13,6 +13,7 @@ cv2 = pytest.importorskip("cv2")
 tf = pytest.importorskip("tensorflow")
 
 from graphrewrite.targets import checks  # noqa: E402
+from tests.helpers.target_probes import assert_check_agrees, probe_graph, verdicts  # noqa: E402
 
 tf1 = tf.compat.v1
 KERNEL = np.full([3, 3, 4, 4], 0.1, np.float32)
@@ -54,13 +55,6 @@ def _batch_norm(x, *, gamma, read=lambda t: t):
     return x * mul + (beta - mean * mul)
 
 
-def build(body) -> object:
-    graph = tf.Graph()
-    with graph.as_default():
-        body(tf1.placeholder(tf.float32, [1, 8, 8, 4], name="x"))
-    return graph.as_graph_def()
-
-
 def opencv_loads(path) -> bool:
     """Load and run once: OpenCV 4.x creates layers lazily, so an unknown op fails at forward()."""
     try:
@@ -74,16 +68,14 @@ def opencv_loads(path) -> bool:
 
 @pytest.mark.parametrize("name", sorted(BODIES))
 def test_check_agrees_with_opencv(name, tmp_path):
-    graph_def = build(BODIES[name])
+    graph_def = probe_graph(BODIES[name])
     path = tmp_path / f"{name}.pb"
     path.write_bytes(graph_def.SerializeToString())
-    report = checks.check(graph_def, "opencv")
-    assert report.loads == opencv_loads(path), checks.render(report, str(path))
+    assert_check_agrees("opencv", graph_def, opencv_loads(path), str(path))
 
 
 def test_both_verdicts_occur():
-    verdicts = {checks.check(build(body), "opencv").loads for body in BODIES.values()}
-    assert verdicts == {True, False}
+    assert verdicts("opencv", map(probe_graph, BODIES.values())) == {True, False}
 
 
 def test_switch_on_a_computed_predicate_is_a_finding():
@@ -91,15 +83,15 @@ def test_switch_on_a_computed_predicate_is_a_finding():
         pred = tf1.placeholder(tf.bool, [], name="training")
         return tf.raw_ops.Merge(inputs=list(tf.raw_ops.Switch(data=x, pred=pred)))[0]
 
-    report = checks.check(build(body), "opencv")
+    report = checks.check(probe_graph(body), "opencv")
     assert [(f.node, f.op) for f in report.findings] == [("Switch", "Switch")]
     assert "fold_constant_switch" in report.findings[0].fix
 
 
 def test_cli_json_and_exit_status(tmp_path):
     bad, good = tmp_path / "bad.pb", tmp_path / "good.pb"
-    bad.write_bytes(build(BODIES["identity_n"]).SerializeToString())
-    good.write_bytes(build(BODIES["conv_relu"]).SerializeToString())
+    bad.write_bytes(probe_graph(BODIES["identity_n"]).SerializeToString())
+    good.write_bytes(probe_graph(BODIES["conv_relu"]).SerializeToString())
     cmd = [sys.executable, "-m", "graphrewrite", "check", "--target=opencv"]
     out = subprocess.run([*cmd, "--json", str(bad)], capture_output=True, text=True)
     assert out.returncode == 1, out.stderr
@@ -112,7 +104,7 @@ def test_cli_json_and_exit_status(tmp_path):
 
 def test_unknown_target_is_one_line(tmp_path):
     path = tmp_path / "g.pb"
-    path.write_bytes(build(BODIES["conv_relu"]).SerializeToString())
+    path.write_bytes(probe_graph(BODIES["conv_relu"]).SerializeToString())
     out = subprocess.run([sys.executable, "-m", "graphrewrite", "check", "--target=opencvv", str(path)], capture_output=True, text=True)
     assert out.returncode == 1
     assert "unknown target 'opencvv'" in out.stderr and "Traceback" not in out.stderr

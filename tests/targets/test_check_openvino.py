@@ -8,9 +8,8 @@ import pytest
 ov = pytest.importorskip("openvino")
 tf = pytest.importorskip("tensorflow")
 
-from graphrewrite.targets import checks  # noqa: E402
+from tests.helpers.target_probes import assert_check_agrees, probe_graph, verdicts  # noqa: E402
 
-tf1 = tf.compat.v1
 KERNEL = np.full([3, 3, 4, 4], 0.1, np.float32)
 
 # name -> body over a [1, 8, 8, 4] float input; some convert, some do not.
@@ -25,13 +24,6 @@ BODIES = {
 }
 
 
-def build(body):
-    graph = tf.Graph()
-    with graph.as_default():
-        body(tf1.placeholder(tf.float32, [1, 8, 8, 4], name="x"))
-    return graph.as_graph_def()
-
-
 def openvino_loads(path) -> bool:
     """convert_model, compile on CPU, one inference."""
     try:
@@ -44,13 +36,11 @@ def openvino_loads(path) -> bool:
 
 @pytest.mark.parametrize("name", sorted(BODIES))
 def test_check_agrees_with_openvino(name, tmp_path):
-    graph_def = build(BODIES[name])
+    graph_def = probe_graph(BODIES[name])
     path = tmp_path / f"{name}.pb"
     path.write_bytes(graph_def.SerializeToString())
-    report = checks.check(graph_def, "openvino")
-    assert report.loads == openvino_loads(path), checks.render(report, str(path))
+    assert_check_agrees("openvino", graph_def, openvino_loads(path), str(path))
 
 
 def test_both_verdicts_occur():
-    verdicts = {checks.check(build(body), "openvino").loads for body in BODIES.values()}
-    assert verdicts == {True, False}
+    assert verdicts("openvino", map(probe_graph, BODIES.values())) == {True, False}

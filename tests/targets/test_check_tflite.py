@@ -8,6 +8,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from graphrewrite.targets import checks  # noqa: E402
+from tests.helpers.target_probes import assert_check_agrees, probe_graph, verdicts  # noqa: E402
 
 tf1 = tf.compat.v1
 KERNEL = np.full([3, 3, 4, 4], 0.1, np.float32)
@@ -34,11 +35,7 @@ CASES = {
 
 
 def build(shape, body):
-    graph = tf.Graph()
-    with graph.as_default():
-        out = body(tf1.placeholder(tf.float32, shape, name="x"))
-        tf.identity(out, name="out")
-    return graph.as_graph_def()
+    return probe_graph(body, shape, output="out")
 
 
 def tflite_loads(path) -> bool:
@@ -59,8 +56,7 @@ def test_check_agrees_with_tflite(name, tmp_path):
     graph_def = build(*CASES[name])
     path = tmp_path / f"{name}.pb"
     path.write_bytes(graph_def.SerializeToString())
-    report = checks.check(graph_def, "tflite")
-    assert report.loads == tflite_loads(path), checks.render(report, str(path))
+    assert_check_agrees("tflite", graph_def, tflite_loads(path), str(path))
 
 
 def test_finding_for_erf_names_node_and_remedy():
@@ -70,5 +66,4 @@ def test_finding_for_erf_names_node_and_remedy():
 
 
 def test_both_verdicts_occur():
-    verdicts = {checks.check(build(*case), "tflite").loads for case in CASES.values()}
-    assert verdicts == {True, False}
+    assert verdicts("tflite", (build(*case) for case in CASES.values())) == {True, False}
