@@ -29,7 +29,7 @@ def match_at(graph: Graph, pattern: Pattern, root: str, trace: Trace | None = No
         nodes: list[str] = []
         if not _first_node(graph, pattern, node, bindings, nodes):
             return None  # no match even with every reused name left unconstrained
-        if not _reuses_names(pattern):
+        if not pattern.reuses:
             return Match(root, bindings, tuple(nodes))
     for bindings, names in _match_node(graph, pattern, node, ({}, ()), 0, trace):
         return Match(root, bindings, names)
@@ -69,28 +69,6 @@ def _general(pattern: Op) -> bool:
 # through it as if every name were distinct: when even that fails (most tries do, at an op
 # type), no match exists and the generator is not needed. ``explain`` (a trace) always takes
 # the generator, whose failure reports come from its full search.
-
-_REUSES: dict[int, tuple[Pattern, bool]] = {}  # by id: patterns may hold unhashable attr values
-
-
-def _reuses_names(pattern: Op) -> bool:
-    found = _REUSES.get(id(pattern))
-    if found is None or found[0] is not pattern:
-        names: list[str] = []
-        _collect_names(pattern, names)
-        found = _REUSES[id(pattern)] = (pattern, len(names) != len(set(names)))
-    return found[1]
-
-
-def _collect_names(pattern: Pattern, names: list[str]) -> None:
-    if pattern.bind is not None and pattern.bind != "_":
-        names.append(pattern.bind)
-    if isinstance(pattern, Op) and pattern.inputs:
-        for child in pattern.inputs:
-            _collect_names(child, names)
-        if pattern.variadic:  # the last input pattern repeats: its names may bind many times
-            _collect_names(pattern.inputs[-1], names)
-
 
 def _first_node(graph: Graph, pat: Op, node: Node, bindings: dict[str, Any], nodes: list[str]) -> bool:
     """Match *pat* at *node*, adding to *bindings* and *nodes* (a reused name is overwritten,
@@ -283,9 +261,7 @@ def _match_each(graph: Graph, each: Op, refs: tuple[TensorRef, ...], env: Env, l
             return None
         found.append(first[0])
         nodes += first[1]
-    names: list[str] = []
-    _collect_names(each, names)
-    for name in dict.fromkeys(names):
+    for name in dict.fromkeys(each.names):
         values = tuple(TensorRef(v.name, 0) if isinstance(v, Node) else v for v in (f[name] for f in found))
         bound = _bind((env[0], nodes), name, values)
         if bound is None:

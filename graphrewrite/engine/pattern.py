@@ -66,8 +66,12 @@ class Op:
     port: int | None = 0
     check: Callable[[Node], str | None] | None = attrs.field(default=None, eq=False)
     span: Span | None = attrs.field(default=None, eq=False)
-    # Computed: an input list below splits among several *lists (the matcher searches), and
-    # some *list has an element pattern (only the general matcher handles it).
+    # Computed when built, for the matcher: the names bound here and below (outside element
+    # patterns; a variadic last input counts twice, as it may bind many times), whether one
+    # is bound twice, whether an input list below splits among several *lists (a search),
+    # and whether some *list has an element pattern (only the general matcher handles it).
+    names: tuple[str, ...] = attrs.field(init=False, eq=False, repr=False)
+    reuses: bool = attrs.field(init=False, eq=False, repr=False)
     splits: bool = attrs.field(init=False, eq=False, repr=False)
     lists_each: bool = attrs.field(init=False, eq=False, repr=False)
 
@@ -76,6 +80,11 @@ class Op:
         rests = sum(1 for p in inputs if isinstance(p, Tensor) and p.rest)
         eaches = [p.each for p in inputs if isinstance(p, Tensor) and p.each is not None]
         ops = [p for p in inputs if isinstance(p, Op)] + eaches
+        names = [self.bind] if self.bind not in (None, "_") else []
+        for child in (*inputs, *inputs[-1:]) if self.variadic else inputs:
+            names += child.names if isinstance(child, Op) else [child.bind] if child.bind not in (None, "_") else []
+        object.__setattr__(self, "names", tuple(names))
+        object.__setattr__(self, "reuses", len(names) != len(set(names)))
         object.__setattr__(self, "splits", rests > 1 or any(p.splits for p in ops))
         object.__setattr__(self, "lists_each", bool(eaches) or any(p.lists_each for p in ops))
 
