@@ -29,6 +29,7 @@ COMMANDS = {
     "ops-header": ("ops_header", "the ops and kernels graphs need, as a selective-registration header"),
     "check": ("check", "will a graph load in a deployment runtime (opencv, tflite, ...), and what fixes it"),
     "compare": ("compare", "run a graph in TensorFlow and in deployment runtimes; compare outputs and times"),
+    "reduce": ("reduce", "shrink a graph that fails a transform, a runtime or a command to a small subgraph"),
     "serve": ("serve", "serve frozen graphs over TF Serving's REST API and OIP v2, with batching and a page"),
     "batch": ("batch", "freeze, transform and verify many models, isolated and resumable, locally or on Dask"),
 }

@@ -1,0 +1,211 @@
+"""``reduce``: shrink a graph to a small subgraph that still fails the same way.
+
+The whole graph runs once in TensorFlow and every tensor a cut may need is recorded
+(:mod:`graphrewrite.targets.cut`). Candidates keep a set of nodes; the tensors entering the set
+become Placeholders fed with their recorded values. The search, over the graph's non-constant
+nodes in execution order:
+
+1. **Bisect the end**: the shortest prefix of the order that still fails.
+2. **Bisect the start**: the shortest suffix of that prefix that still fails.
+3. **Delta-debug** what is left (Zeller's ddmin): drop chunks of nodes, then single nodes,
+   while the candidate still fails, until no single node can go.
+
+A candidate *still fails* when the check reports a failure of the same kind as on the whole
+graph (a mismatch stays a mismatch, a load failure a load failure) and, with ``match``, a
+message matching that regular expression. The search is deterministic and makes at most
+``max_checks`` checks; results are cached by the set of nodes kept.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from graphrewrite.engine.errors import GraphRewriteError
+from graphrewrite.targets.cut import FREE_OPS, Candidate, GraphIndex, cut, record_tensors, unfetchable_nodes
+from graphrewrite.targets.failures import INVALID, Check, Failure
+
+Progress = Callable[[str, Candidate, bool], None]  # (phase, candidate, still fails)
+
+
+class ReduceError(GraphRewriteError):
+    """The reduction cannot start: the check does not fail on the whole graph."""
+
+
+@attrs.frozen
+class Reduction:
+    """The smallest failing candidate found, and how the search got there."""
+
+    original_nodes: int
+    candidate: Candidate
+    failure: Failure
+    checks: int
+    seconds: float
+    exhausted: bool  # the check budget ran out before no single node could be dropped
+
+
+class _OutOfChecks(Exception):
+    pass
+
+
+class _Search:
+    """Runs candidates through the check, with the cache, the budget and the best so far."""
+
+    def __init__(
+        self, index: GraphIndex, recording: Any, outputs: Sequence[str], check: Check, **options: Any
+    ):
+        self.index, self.recording, self.outputs, self.check = index, recording, outputs, check
+        self.kind: str = options["kind"]
+        self.match: re.Pattern[str] | None = options["match"]
+        self.max_checks: int = options["max_checks"]
+        self.progress: Progress | None = options["progress"]
+        self.checks = 0
+        self.seen: dict[frozenset[str], bool] = {}
+        self.best: tuple[Candidate, Failure] | None = None
+
+    def fails(self, keep: Sequence[str], phase: str) -> bool:
+        candidate = cut(self.index, keep, self.recording, self.outputs)
+        if candidate.kept in self.seen:
+            return self.seen[candidate.kept]
+        if self.checks >= self.max_checks:
+            raise _OutOfChecks
+        self.checks += 1
+        failure = self.check(candidate)
+        same = failure is not None and self.same(failure)
+        self.seen[candidate.kept] = same
+        if same and failure is not None and (self.best is None or candidate.size < self.best[0].size):
+            self.best = (candidate, failure)
+        if self.progress is not None:
+            self.progress(phase, candidate, same)
+        return same
+
+    def same(self, failure: Failure) -> bool:
+        return failure.kind == self.kind and (self.match is None or bool(self.match.search(failure.message)))
+
+
+def reduce_graph(
+    graph_def: Any,
+    check: Check,
+    *,
+    inputs: Sequence[str],
+    outputs: Sequence[str],
+    feeds: Mapping[str, np.ndarray],
+    match: str | None = None,
+    max_checks: int = 300,
+    progress: Progress | None = None,
+) -> Reduction:
+    """Shrink *graph_def* (run on *feeds* at *inputs*) to a small subgraph that fails *check*
+    as the whole graph does; ReduceError when the whole graph does not fail it."""
+    start = time.perf_counter()
+    index = GraphIndex(graph_def)
+    fed = {name.split(":")[0] for name in inputs}
+    order = _order(index, outputs, fed)
+    recording = record_tensors(graph_def, feeds, _tensors(index, outputs))
+    whole = cut(index, order, recording, outputs)
+    failure = check(whole)
+    pattern = re.compile(match) if match else None
+    _check_whole(failure, pattern)
+    assert failure is not None
+    search = _Search(index, recording, outputs, check, kind=failure.kind, match=pattern, max_checks=max_checks,
+                     progress=progress)  # fmt: skip
+    search.seen[whole.kept], search.best, search.checks = True, (whole, failure), 1
+    exhausted = False
+    try:
+        end = _bisect_end(search, order)
+        begin = _bisect_start(search, order, end)
+        _ddmin(search, order[begin:end])
+    except _OutOfChecks:
+        exhausted = True
+    best, why = search.best
+    return Reduction(len(graph_def.node), best, why, search.checks, time.perf_counter() - start, exhausted)
+
+
+def _check_whole(failure: Failure | None, pattern: re.Pattern[str] | None) -> None:
+    if failure is None:
+        raise ReduceError("the check passes on the whole graph: there is no failure to reduce")
+    if failure.kind == INVALID:
+        raise ReduceError(f"TensorFlow cannot run the whole graph: {failure.message}")
+    if pattern is not None and not pattern.search(failure.message):
+        raise ReduceError(f"the whole graph fails, but not as --match={pattern.pattern!r} asks: {failure}")
+
+
+def _order(index: GraphIndex, outputs: Sequence[str], fed: set[str]) -> list[str]:
+    """The nodes a candidate chooses among, inputs before their readers and each node as
+    close after its inputs as can be (depth-first from the outputs, then whatever the outputs
+    do not need). Consts are left out (they come with their readers), and so are the fed
+    inputs (always cut, so always Placeholders)."""
+    order: dict[str, None] = {}
+    roots = [o.split(":")[0] for o in outputs if o.split(":")[0] in index.nodes]
+    for root in [*roots, *index.nodes]:
+        stack: list[tuple[str, bool]] = [(root, False)]
+        while stack:
+            name, done = stack.pop()
+            if done:
+                order.setdefault(name, None)
+                continue
+            if name in order or name in fed:
+                continue
+            stack.append((name, True))
+            stack.extend((ref.node, False) for ref in reversed(index.inputs[name]) if ref.node in index.nodes
+                         and ref.node not in order)  # fmt: skip
+    return [name for name in order if index.op(name) not in FREE_OPS and name not in fed]
+
+
+def _tensors(index: GraphIndex, outputs: Sequence[str]) -> list[str]:
+    """Tensors worth recording: read by some node, made by a node whose outputs can be fetched."""
+    skip = unfetchable_nodes(index)
+    return [
+        t
+        for t in index.tensors_read()
+        if t.rsplit(":", 1)[0] not in skip and index.op(t.rsplit(":", 1)[0]) not in FREE_OPS
+    ]
+
+
+def _bisect_end(search: _Search, order: list[str]) -> int:
+    """The shortest prefix ``order[:k]`` that fails (the whole order fails)."""
+    low, high = 0, len(order)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if search.fails(order[:middle], "bisect end"):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def _bisect_start(search: _Search, order: list[str], end: int) -> int:
+    """The latest start ``j`` with ``order[j:end]`` failing (``order[:end]`` fails)."""
+    low, high = 0, end
+    while high - low > 1:
+        middle = (low + high) // 2
+        if search.fails(order[middle:end], "bisect start"):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _ddmin(search: _Search, nodes: list[str]) -> list[str]:
+    """Zeller's ddmin: try each chunk alone, then without each chunk; refine to single nodes."""
+    chunks = 2
+    while len(nodes) >= 2:
+        parts = [nodes[i * len(nodes) // chunks : (i + 1) * len(nodes) // chunks] for i in range(chunks)]
+        smaller = next((p for p in parts if search.fails(p, "narrow")), None)
+        if smaller is not None:
+            nodes, chunks = smaller, 2
+            continue
+        rest = next(
+            (r for p in parts if (r := [n for n in nodes if n not in p]) and search.fails(r, "narrow")), None
+        )
+        if rest is not None:
+            nodes, chunks = rest, max(chunks - 1, 2)
+            continue
+        if chunks >= len(nodes):
+            break
+        chunks = min(len(nodes), chunks * 2)
+    return nodes
