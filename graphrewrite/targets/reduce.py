@@ -140,19 +140,18 @@ def _order(index: GraphIndex, outputs: Sequence[str], fed: set[str]) -> list[str
     do not need). Consts are left out (they come with their readers), and so are the fed
     inputs (always cut, so always Placeholders)."""
     order: dict[str, None] = {}
+    entered: set[str] = set()  # on a loop's back edge, a node being expanded is not entered again
     roots = [o.split(":")[0] for o in outputs if o.split(":")[0] in index.nodes]
     for root in [*roots, *index.nodes]:
         stack: list[tuple[str, bool]] = [(root, False)]
         while stack:
             name, done = stack.pop()
             if done:
-                order.setdefault(name, None)
-                continue
-            if name in order or name in fed:
-                continue
-            stack.append((name, True))
-            stack.extend((ref.node, False) for ref in reversed(index.inputs[name]) if ref.node in index.nodes
-                         and ref.node not in order)  # fmt: skip
+                order[name] = None
+            elif name not in entered and name not in fed:
+                entered.add(name)
+                stack.append((name, True))
+                stack.extend((ref.node, False) for ref in reversed(index.inputs[name]) if ref.node in index.nodes)
     return [name for name in order if index.op(name) not in FREE_OPS and name not in fed]
 
 
