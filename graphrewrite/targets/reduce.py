@@ -27,7 +27,15 @@ import attrs
 import numpy as np
 
 from graphrewrite.engine.errors import GraphRewriteError
-from graphrewrite.targets.cut import FREE_OPS, Candidate, GraphIndex, cut, record_tensors, unfetchable_nodes
+from graphrewrite.targets.cut import (
+    FREE_OPS,
+    Candidate,
+    GraphIndex,
+    Recording,
+    cut,
+    record_tensors,
+    unfetchable_nodes,
+)
 from graphrewrite.targets.failures import INVALID, Check, Failure
 
 Progress = Callable[[str, Candidate, bool], None]  # (phase, candidate, still fails)
@@ -57,13 +65,19 @@ class _Search:
     """Runs candidates through the check, with the cache, the budget and the best so far."""
 
     def __init__(
-        self, index: GraphIndex, recording: Any, outputs: Sequence[str], check: Check, **options: Any
+        self,
+        index: GraphIndex,
+        recording: Recording,
+        outputs: Sequence[str],
+        check: Check,
+        *,
+        kind: str,
+        match: re.Pattern[str] | None,
+        max_checks: int,
+        progress: Progress | None,
     ):
         self.index, self.recording, self.outputs, self.check = index, recording, outputs, check
-        self.kind: str = options["kind"]
-        self.match: re.Pattern[str] | None = options["match"]
-        self.max_checks: int = options["max_checks"]
-        self.progress: Progress | None = options["progress"]
+        self.kind, self.match, self.max_checks, self.progress = kind, match, max_checks, progress
         self.checks = 0
         self.seen: dict[frozenset[str], bool] = {}
         self.best: tuple[Candidate, Failure] | None = None
@@ -111,8 +125,16 @@ def reduce_graph(
     pattern = re.compile(match) if match else None
     _check_whole(failure, pattern)
     assert failure is not None
-    search = _Search(index, recording, outputs, check, kind=failure.kind, match=pattern, max_checks=max_checks,
-                     progress=progress)  # fmt: skip
+    search = _Search(
+        index,
+        recording,
+        outputs,
+        check,
+        kind=failure.kind,
+        match=pattern,
+        max_checks=max_checks,
+        progress=progress,
+    )
     search.seen[whole.kept], search.best, search.checks = True, (whole, failure), 1
     exhausted = False
     try:
@@ -151,7 +173,9 @@ def _order(index: GraphIndex, outputs: Sequence[str], fed: set[str]) -> list[str
             elif name not in entered and name not in fed:
                 entered.add(name)
                 stack.append((name, True))
-                stack.extend((ref.node, False) for ref in reversed(index.inputs[name]) if ref.node in index.nodes)
+                stack.extend(
+                    (ref.node, False) for ref in reversed(index.inputs[name]) if ref.node in index.nodes
+                )
     return [name for name in order if index.op(name) not in FREE_OPS and name not in fed]
 
 
