@@ -109,11 +109,12 @@ class Graph:
             own = type(graph_def)()
             own.CopyFrom(graph_def)
             graph_def = own
-        from_nodedef = Node.from_nodedef
+        at = Node.at
+        source = graph_def.node
         library = graph_def.library if graph_def.HasField("library") else None
         versions = graph_def.versions if graph_def.HasField("versions") else None
         return cls.from_nodes(
-            (from_nodedef(nd) for nd in graph_def.node), library=library, versions=versions
+            (at(source, i, nd) for i, nd in enumerate(source)), library=library, versions=versions
         )
 
     def to_graphdef(self) -> Any:

@@ -6,7 +6,6 @@ untouched node keeps its original NodeDef so it can be written back as is.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -45,10 +44,9 @@ class TensorRef(NamedTuple):
 
 _new_ref = tuple.__new__
 
-# Decoded Const values by node (nodes are immutable, so a value never goes stale). Only small
-# values are kept: guards ask for scales and shifts again and again, while caching every
-# weight would double a model's memory (measured: ResNet50 peak 221 -> 390 MiB).
-_VALUES: weakref.WeakKeyDictionary[Node, Any] = weakref.WeakKeyDictionary()
+# Decoded Const values are kept on the node (nodes are immutable, so a value never goes
+# stale). Only small values are kept: guards ask for scales and shifts again and again, while
+# caching every weight would double a model's memory (measured: ResNet50 peak 221 -> 390 MiB).
 _CACHED_BYTES = 64 * 1024
 
 
@@ -83,6 +81,7 @@ def node_name(text: str) -> str:
 
 
 _FIELDS = frozenset({"name", "op", "inputs", "device", "attr"})
+_OPS: dict[str, str] = {}  # one str object per op type, shared by every node of that type
 
 
 @attrs.frozen(slots=True, eq=False)
@@ -91,25 +90,52 @@ class Node:
 
     ``attr`` maps attribute names to AttrValue protos and is never mutated. ``nodedef`` is the
     NodeDef the node was read from while it is unchanged, so it can be written back as is.
+
+    A node read from a GraphDef keeps no protobuf wrapper of its own: it holds the GraphDef's
+    node list and its position there (*source*, *index*), and ``nodedef`` / ``attr`` read the
+    message when asked. A held wrapper costs ~300 bytes per node (a third of a loaded graph's
+    memory) and attributes are read for few nodes.
     """
 
     name: str
     op: str
     inputs: tuple[TensorRef, ...] = ()
     device: str = ""
-    attr: Mapping[str, Any] = attrs.field(factory=dict)
-    nodedef: Any = None
+    _attr: Mapping[str, Any] | None = attrs.field(factory=dict, alias="attr")
+    _source: Any = attrs.field(default=None, alias="nodedef")
+    _index: int = attrs.field(default=-1, alias="index")
+    _value: Any = attrs.field(init=False, default=None)  # the decoded Const value, once read
 
     @classmethod
     def from_nodedef(cls, nodedef: Any) -> Node:
+        return cls(nodedef.name, nodedef.op, tuple(map(_parse_ref, nodedef.input)), nodedef.device, nodedef.attr, nodedef)
+
+    @classmethod
+    def at(cls, source: Any, index: int, nodedef: Any) -> Node:
+        """The node of ``source[index]`` (a GraphDef's node list; *nodedef* is that element)."""
+        op = nodedef.op
         return cls(
             nodedef.name,
-            nodedef.op,
+            _OPS.setdefault(op, op),
             tuple(map(_parse_ref, nodedef.input)),
             nodedef.device,
-            nodedef.attr,
-            nodedef,
+            None,
+            source,
+            index,
         )
+
+    @property
+    def attr(self) -> Mapping[str, Any]:
+        attr = self._attr
+        if attr is not None:
+            return attr
+        source = self._source
+        return (source if self._index < 0 else source[self._index]).attr  # type: ignore[no-any-return]
+
+    @property
+    def nodedef(self) -> Any:
+        source = self._source
+        return source if self._index < 0 or source is None else source[self._index]
 
     @property
     def data_inputs(self) -> tuple[TensorRef, ...]:
@@ -158,12 +184,12 @@ class Node:
 
     def value(self) -> Any:
         """The numpy value of a Const node (read-only: decoded once, shared by every rule)."""
-        cached = _VALUES.get(self)
+        cached = self._value
         if cached is None:
             cached = attrvalues.tensor_to_numpy(self.attr["value"].tensor)
             cached.flags.writeable = False
             if cached.nbytes <= _CACHED_BYTES:
-                _VALUES[self] = cached
+                _set_value(self, cached)
         return cached
 
     def remember_value(self, value: Any) -> None:
@@ -175,11 +201,12 @@ class Node:
         if value.nbytes <= _CACHED_BYTES:
             private = value.copy()
             private.flags.writeable = False
-            _VALUES[self] = private
+            _set_value(self, private)
 
     def to_nodedef(self) -> Any:
-        if self.nodedef is not None:
-            return self.nodedef
+        nodedef = self.nodedef
+        if nodedef is not None:
+            return nodedef
         nd = _tf.pb().NodeDef(name=self.name, op=self.op, device=self.device)
         nd.input.extend(str(i) for i in self.inputs)
         for key in sorted(self.attr):
@@ -198,3 +225,8 @@ class Node:
         refs = [i if isinstance(i, TensorRef) else TensorRef.parse(i) for i in inputs]
         attr = {k: attrvalues.encode(v) for k, v in (attrs_ or {}).items()}
         return Node(name, op, (), device, attr).with_inputs(refs)
+
+
+def _set_value(node: Node, value: Any) -> None:
+    """The one write to a frozen Node: its value cache (see :meth:`Node.value`)."""
+    object.__setattr__(node, "_value", value)
