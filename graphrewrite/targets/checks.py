@@ -36,12 +36,15 @@ class Restriction:
     input: int | None = None  # rejected unless this input's Const-ness is `const`
     const: bool = True
     min_inputs: int = 0  # rejected with fewer inputs (control inputs count)
+    empty_value: bool = False  # rejected when the node's ``value`` tensor stores no data (all zeros)
 
     def rejects(self, node: Any, const_names: frozenset[str]) -> bool:
         """True when *node* (of one of ``ops``) falls under this restriction (every condition given)."""
         if self.attr is not None and _attr_value(node, self.attr) != self.equals:
             return False
         if self.min_inputs and len(node.input) >= self.min_inputs:
+            return False
+        if self.empty_value and not stores_no_data(node):
             return False
         if self.input is not None:
             if self.input >= len(node.input):
@@ -184,6 +187,20 @@ def _attr_value(node: Any, attr: str) -> Any:
     value = node.attr[attr]
     kind = value.WhichOneof("value")
     return getattr(value, kind) if kind else None
+
+
+_TENSOR_HEADER = frozenset({"dtype", "tensor_shape", "version_number"})
+
+
+def stores_no_data(node: Any) -> bool:
+    """Whether a Const holds TensorFlow's compact form of an all-zeros tensor: a shape with
+    elements but no ``tensor_content`` and no ``*_val`` (grappler's constant folding writes it)."""
+    if "value" not in node.attr or node.attr["value"].WhichOneof("value") != "tensor":
+        return False
+    tensor = node.attr["value"].tensor
+    if any(field.name not in _TENSOR_HEADER for field, _ in tensor.ListFields()):
+        return False
+    return not tensor.tensor_shape.unknown_rank and all(d.size > 0 for d in tensor.tensor_shape.dim)
 
 
 def _shape_problem(node: Any) -> str | None:

@@ -78,6 +78,35 @@ def test_both_verdicts_occur():
     assert verdicts("opencv", map(probe_graph, BODIES.values())) == {True, False}
 
 
+def _without_data(graph_def, name):
+    """*graph_def* with Const *name* in TensorFlow's compact all-zeros form (as grappler writes it)."""
+    for node in graph_def.node:
+        if node.name == name:
+            node.attr["value"].tensor.ClearField("tensor_content")
+            node.attr["value"].tensor.ClearField("float_val")
+    return graph_def
+
+
+# Found by `graphrewrite reduce --target=opencv` on EfficientNetB0 after grappler: 517 nodes -> 3.
+EMPTY_CONSTANTS = {
+    "added": lambda x: x + tf.constant(np.ones((1, 1, 1, 4), np.float32), name="c"),
+    "multiplied_scalar": lambda x: x * tf.constant(1.0, name="c"),
+    "conv_weights": lambda x: tf.nn.conv2d(x, tf.constant(KERNEL, name="c"), 1, "SAME"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_CONSTANTS))
+@pytest.mark.parametrize("empty", [False, True])
+def test_constants_stored_without_data_agree_with_opencv(name, empty, tmp_path):
+    graph_def = probe_graph(EMPTY_CONSTANTS[name])
+    if empty:
+        graph_def = _without_data(graph_def, "c")
+    path = tmp_path / f"{name}.pb"
+    path.write_bytes(graph_def.SerializeToString())
+    assert_check_agrees("opencv", graph_def, opencv_loads(path), str(path))
+    assert [f.node for f in checks.check(graph_def, "opencv").findings] == (["c"] if empty else [])
+
+
 def test_switch_on_a_computed_predicate_is_a_finding():
     def body(x):
         pred = tf1.placeholder(tf.bool, [], name="training")
