@@ -21,7 +21,8 @@ import numpy as np
 
 from graphrewrite.engine.errors import GraphError
 from graphrewrite.engine.node import CONTROL, TensorRef
-from graphrewrite.runner import tensor_name
+from graphrewrite.freezing.tables import INITIALIZER_OPS
+from graphrewrite.runner import INIT_ALL_TABLES, tensor_name
 
 FREE_OPS = frozenset({"Const", "HostConst"})  # come along with their readers; never cut
 INPUT_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
@@ -129,18 +130,22 @@ def record_tensors(graph_def: Any, feeds: Mapping[str, np.ndarray], tensors: Seq
 
 
 def close(index: GraphIndex, keep: Iterable[str], recorded: Recording) -> frozenset[str]:
-    """*keep* plus what it cannot do without: the Consts its nodes read, and the producer of
-    every tensor it reads that was not recorded (transitively)."""
+    """*keep* plus what it cannot do without: the Consts its nodes read, the producer of every
+    tensor it reads that was not recorded (transitively), and the initializers of the lookup
+    tables it keeps, with the graph's ``init_all_tables`` that runs them."""
     kept = set(keep)
     stack = list(kept)
     while stack:
         name = stack.pop()
-        for ref in index.data_inputs(name):
-            if ref.node in kept:
-                continue
-            if index.op(ref.node) in FREE_OPS or f"{ref.node}:{ref.port}" not in recorded:
-                kept.add(ref.node)
-                stack.append(ref.node)
+        needed = [ref.node for ref in index.data_inputs(name)
+                  if index.op(ref.node) in FREE_OPS or f"{ref.node}:{ref.port}" not in recorded]  # fmt: skip
+        needed += [r for r in index.readers[name] if index.op(r) in INITIALIZER_OPS]
+        if index.op(name) in INITIALIZER_OPS and INIT_ALL_TABLES in index.nodes:
+            needed.append(INIT_ALL_TABLES)
+        for node in needed:
+            if node not in kept:
+                kept.add(node)
+                stack.append(node)
     return frozenset(kept)
 
 

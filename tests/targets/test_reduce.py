@@ -227,3 +227,32 @@ def test_a_wrong_batch_norm_fold_on_mobilenet_reduces_to_a_handful_of_nodes(tmp_
     assert {"Rsqrt", "Sub", "Placeholder"} <= set(op_list(result.candidate))
     assert not {"Conv2D", "DepthwiseConv2dNative", "Relu6"} & set(op_list(result.candidate))
     assert check(result.candidate) == result.failure
+
+
+def table_graph():
+    """words -> a lookup table -> float ids * 4 -> Relu6 -> out, with TF1's init_all_tables."""
+    graph = tf.Graph()
+    with graph.as_default():
+        words = tf.compat.v1.placeholder(tf.string, [4], name="words")
+        table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(["a", "b", "c"]), tf.constant([1, 2, 3], tf.int64)), -1
+        )
+        ids = tf.cast(table.lookup(words), tf.float32, name="ids")
+        tf.identity(tf.nn.relu6(ids * 4.0, name="r6") + 1.0, name="out")
+        tf.compat.v1.tables_initializer(name="init_all_tables")
+    return graph.as_graph_def()
+
+
+def test_a_lookup_table_is_kept_with_its_initializer():
+    graph_def = table_graph()
+    feeds = {"words": np.array([b"a", b"c", b"z", b"b"], dtype=object)}
+    check = failures.CommandCheck("! grep -q LookupTableFind {graph}")
+    result = reduce.reduce_graph(graph_def, check, inputs=["words"], outputs=["out"], feeds=feeds)
+    kept = op_list(result.candidate)
+    assert {"HashTableV2", "LookupTableImportV2", "LookupTableFindV2", "NoOp"} <= set(kept)
+    assert "Relu6" not in kept and "Cast" not in kept
+    # The subgraph runs by itself: its table is filled before the lookup.
+    from graphrewrite.runner import run_graph
+
+    (found,) = run_graph(result.candidate.graph_def, result.candidate.feeds, result.candidate.outputs)
+    assert list(found) == [1, 3, -1, 2]
