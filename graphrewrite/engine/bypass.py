@@ -128,9 +128,8 @@ def bypass(graph: Graph, plans: Mapping[str, Bypass], extra: Iterable[str] = ())
         base = upserts.get(node.name, node)
         moved = [solver.resolve(TensorRef(n, 0)).node if n in plans and 0 in plans[n].outputs else n for n in located]
         upserts[node.name] = with_colocation(base, list(dict.fromkeys(n for n in moved if n not in gone)))
-    if 4 * (len(gone) + len(upserts)) < len(graph):
-        # Replaced nodes keep their positions, so the order of upserts does not matter.
-        return graph.replace(upserts.values(), gone)
-    # A large share of the graph changes: building afresh beats patching the indexes.
-    kept = (upserts.get(node.name, node) for node in graph if node.name not in gone)
-    return Graph.from_nodes(kept, library=graph.library, versions=graph.versions)
+    # Replaced nodes keep their positions, so the order of upserts does not matter. Patching
+    # beats building afresh even when a third of the graph changes (chain_170k remove_nodes
+    # 0.53 -> 0.47 s), and the replace() log lets the report and check_graph look only at
+    # what changed.
+    return graph.replace(upserts.values(), gone)

@@ -9,7 +9,7 @@ values live in :mod:`graphrewrite.engine.node` and are re-exported here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from graphrewrite import _tf
@@ -143,6 +143,11 @@ class Graph:
 
     def get(self, name: str) -> Node | None:
         return self._nodes.get(name)
+
+    @property
+    def lookup(self) -> Callable[[str], Node | None]:
+        """``get`` as the nodes dict's own bound method: for loops that look up many names."""
+        return self._nodes.get
 
     def node(self, name: str) -> Node:
         """The node called *name* (any spelling); raises with a did-you-mean when missing."""

@@ -10,13 +10,14 @@ node (the deepest failure it met, in a :class:`~graphrewrite.engine.pattern.Trac
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.engine.pattern import COMMUTATIVE, Match, Op, Pattern, Tensor, Trace
 
 Env = tuple[dict[str, Any], tuple[str, ...]]
+NodeGetter = Callable[[str], "Node | None"]
 
 
 def match_at(graph: Graph, pattern: Pattern, root: str, trace: Trace | None = None) -> Match | None:
@@ -27,7 +28,7 @@ def match_at(graph: Graph, pattern: Pattern, root: str, trace: Trace | None = No
     if trace is None and not _general(pattern):
         bindings: dict[str, Any] = {}
         nodes: list[str] = []
-        if not _first_node(graph, pattern, node, bindings, nodes):
+        if not _first_node(graph.lookup, pattern, node, bindings, nodes):
             return None  # no match even with every reused name left unconstrained
         if not pattern.reuses:
             return Match(root, bindings, tuple(nodes))
@@ -70,30 +71,33 @@ def _general(pattern: Op) -> bool:
 # type), no match exists and the generator is not needed. ``explain`` (a trace) always takes
 # the generator, whose failure reports come from its full search.
 
-def _first_node(graph: Graph, pat: Op, node: Node, bindings: dict[str, Any], nodes: list[str]) -> bool:
+def _first_node(get: NodeGetter, pat: Op, node: Node, bindings: dict[str, Any], nodes: list[str]) -> bool:
     """Match *pat* at *node*, adding to *bindings* and *nodes* (a reused name is overwritten,
     not compared); on False they hold leftovers the caller discards (or overwrites, at a
-    commutative node)."""
-    if pat.ops is not None and node.op not in pat.ops:
+    commutative node). *get* looks a node up by name."""
+    ops = pat.ops
+    if ops is not None and node.op not in ops:
         return False
     for key, want in pat.attributes:
         if not _attr_equal(node.get(key), want):
             return False
     if pat.check is not None and pat.check(node):
         return False
-    if pat.bind is not None and pat.bind != "_":
-        bindings[pat.bind] = node
+    if pat.binds is not None:
+        bindings[pat.binds] = node
     nodes.append(node.name)
     pats = pat.inputs
     if pats is None:
         return True
-    data = [i for i in node.inputs if i.port != CONTROL]
-    if _rest_index(pats) is not None:  # one *list (patterns with more take the generator)
-        for fixed, refs, captured in _splits(pats, data):
+    data: Sequence[TensorRef] = node.inputs
+    if data and data[-1].port == CONTROL:  # data inputs come first (TensorFlow requires it)
+        data = [i for i in data if i.port != CONTROL]
+    if pat.rest_at is not None:  # one *list (patterns with more take the generator)
+        for fixed, refs, captured in _splits(pats, list(data)):
             for rest, tensors in captured:
-                if rest.bind is not None and rest.bind != "_":
-                    bindings[rest.bind] = tensors
-            return _first_inputs(graph, fixed, refs, bindings, nodes)
+                if rest.binds is not None:
+                    bindings[rest.binds] = tensors
+            return _first_inputs(get, fixed, refs, bindings, nodes)
         return False
     if pat.variadic:
         if len(data) < len(pats):
@@ -103,27 +107,27 @@ def _first_node(graph: Graph, pat: Op, node: Node, bindings: dict[str, Any], nod
         return False
     if len(data) == 2 and node.op in COMMUTATIVE:
         mark = len(nodes)
-        if _first_inputs(graph, pats, data, bindings, nodes):
+        if _first_inputs(get, pats, data, bindings, nodes):
             return True
         # Names the failed order bound are bound again, in the same pattern order, by an order
         # that succeeds (and are discarded when none does): only the node list needs undoing.
         del nodes[mark:]
-        data.reverse()
-    return _first_inputs(graph, pats, data, bindings, nodes)
+        data = (data[1], data[0])
+    return _first_inputs(get, pats, data, bindings, nodes)
 
 
 def _first_inputs(
-    graph: Graph, pats: tuple[Pattern, ...], refs: list[TensorRef], bindings: dict[str, Any], nodes: list[str]
+    get: NodeGetter, pats: tuple[Pattern, ...], refs: Sequence[TensorRef], bindings: dict[str, Any], nodes: list[str]
 ) -> bool:
     for pat, ref in zip(pats, refs):  # noqa: B905  (same length: checked by the caller)
-        if isinstance(pat, Tensor):
-            if pat.bind is not None and pat.bind != "_":
-                bindings[pat.bind] = ref
+        if pat.__class__ is Tensor:
+            if pat.binds is not None:
+                bindings[pat.binds] = ref
             continue
-        if pat.port is not None and ref.port != pat.port:
+        if pat.port is not None and ref.port != pat.port:  # type: ignore[union-attr]
             return False
-        node = graph.get(ref.node)
-        if node is None or not _first_node(graph, pat, node, bindings, nodes):
+        node = get(ref.node)
+        if node is None or not _first_node(get, pat, node, bindings, nodes):  # type: ignore[arg-type]
             return False
     return True
 

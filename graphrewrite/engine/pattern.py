@@ -45,6 +45,10 @@ class Tensor:
     span: Span | None = attrs.field(default=None, eq=False)
     rest: bool = False
     each: Op | None = None  # with rest: every captured input matches it (``*fs: Relu(xs)``)
+    binds: str | None = attrs.field(init=False, eq=False, repr=False)  # bind, None for ``_``
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "binds", None if self.bind == "_" else self.bind)
 
 
 @attrs.frozen
@@ -74,9 +78,16 @@ class Op:
     reuses: bool = attrs.field(init=False, eq=False, repr=False)
     splits: bool = attrs.field(init=False, eq=False, repr=False)
     lists_each: bool = attrs.field(init=False, eq=False, repr=False)
+    # Also for the matcher's fast path: the name a match binds here (None for ``_`` too), and
+    # the position of the one ``*list`` among the inputs (None: no list).
+    binds: str | None = attrs.field(init=False, eq=False, repr=False)
+    rest_at: int | None = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         inputs = self.inputs or ()
+        object.__setattr__(self, "binds", None if self.bind == "_" else self.bind)
+        rest_at = [i for i, p in enumerate(inputs) if isinstance(p, Tensor) and p.rest]
+        object.__setattr__(self, "rest_at", rest_at[0] if rest_at else None)
         rests = sum(1 for p in inputs if isinstance(p, Tensor) and p.rest)
         eaches = [p.each for p in inputs if isinstance(p, Tensor) and p.each is not None]
         ops = [p for p in inputs if isinstance(p, Op)] + eaches
