@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_checks < 1:
         raise UsageError(f"reduce: --max_checks={args.max_checks} must be at least 1")
+    if args.timeout <= 0:
+        raise UsageError(f"reduce: --timeout={args.timeout:g} must be positive")
     if io.same_file(args.graph, args.out_graph):
         raise UsageError(
             f"reduce: --out_graph '{args.out_graph}' is the input file; refusing to overwrite it"

@@ -26,7 +26,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from graphrewrite.engine.errors import GraphRewriteError
+from graphrewrite.engine.errors import GraphRewriteError, UsageError
 from graphrewrite.targets.cut import (
     FREE_OPS,
     Candidate,
@@ -116,13 +116,13 @@ def reduce_graph(
     """Shrink *graph_def* (run on *feeds* at *inputs*) to a small subgraph that fails *check*
     as the whole graph does; ReduceError when the whole graph does not fail it."""
     start = time.perf_counter()
+    pattern = _compile(match)
     index = GraphIndex(graph_def)
     fed = {name.split(":")[0] for name in inputs}
     order = _order(index, outputs, fed)
     recording = record_tensors(graph_def, feeds, _tensors(index, outputs))
     whole = cut(index, order, recording, outputs)
     failure = check(whole)
-    pattern = re.compile(match) if match else None
     _check_whole(failure, pattern)
     assert failure is not None
     search = _Search(
@@ -145,6 +145,13 @@ def reduce_graph(
         exhausted = True
     best, why = search.best
     return Reduction(len(graph_def.node), best, why, search.checks, time.perf_counter() - start, exhausted)
+
+
+def _compile(match: str | None) -> re.Pattern[str] | None:
+    try:
+        return re.compile(match) if match else None
+    except re.error as exc:
+        raise UsageError(f"--match={match!r} is not a regular expression: {exc}") from None
 
 
 def _check_whole(failure: Failure | None, pattern: re.Pattern[str] | None) -> None:

@@ -191,6 +191,10 @@ def test_the_command_line_writes_the_subgraph_and_a_report_that_reproduces(tmp_p
         (["--out_graph=o.pb", "--target=opencv", "--rules=a.rules"], "--rules goes with --transforms"),
         (["--out_graph=o.pb", "--transforms=relu6_is_relux"], "relu6_is_relux"),
         (["--out_graph=m.pb", "--command=true {graph}"], "is the input file"),
+        (["--out_graph=o.pb", "--command=true {graph}", "--match=("], "is not a regular expression"),
+        (["--out_graph=o.pb", "--command=true {graph}", "--timeout=0"], "--timeout=0 must be positive"),
+        (["--out_graph=o.pb", "--command=true {graph}", "--max_checks=0"], "must be at least 1"),
+        (["--out_graph=o.pb", "--target=opencvv"], "opencvv"),
     ],
 )
 def test_bad_usage_is_one_line(tmp_path, argv, message):
