@@ -6,8 +6,9 @@ outputs back to NHWC, so results line up with TensorFlow's.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,8 @@ class OpenCVModel:
 
         start = time.perf_counter()
         try:
-            self._net = cv2.dnn.readNetFromTensorflow(np.frombuffer(graph_def.SerializeToString(), np.uint8))
+            with _quiet(cv2):
+                self._net = cv2.dnn.readNetFromTensorflow(np.frombuffer(graph_def.SerializeToString(), np.uint8))
         except cv2.error as exc:
             raise LoadError(f"opencv: {_message(exc)}") from None
         self._inputs = tuple(inputs)
@@ -45,10 +47,24 @@ class OpenCVModel:
             value = np.asarray(_lookup(feeds, name))
             self._net.setInput(value.transpose(0, 3, 1, 2).copy() if value.ndim == 4 else value, bare(name))
         try:
-            results = self._net.forward(list(self._outputs)) if self._outputs else [self._net.forward()]
+            with _quiet(cv2):
+                results = self._net.forward(list(self._outputs)) if self._outputs else [self._net.forward()]
         except cv2.error as exc:
             raise RunError(f"opencv: {_message(exc)}") from None
         return [r.transpose(0, 2, 3, 1) if r.ndim == 4 else r for r in results]
+
+
+@contextlib.contextmanager
+def _quiet(cv2: Any) -> Iterator[None]:
+    """No OpenCV log lines while it loads or runs: its failures come back as exceptions, which
+    become one-line errors. The caller's log level is restored afterwards."""
+    logging = cv2.utils.logging
+    saved = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(saved)
 
 
 # Ops OpenCV's importer drops: the layer of an output behind them has its input's name.
