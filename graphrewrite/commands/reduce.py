@@ -48,7 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="seconds before --command counts as hung (300)"
     )
-    parser.add_argument("--match", help="also require the failure's message to match this regular expression")
+    parser.add_argument(
+        "--match",
+        help="also require the failure's message (or anything --command printed) to match this regular expression",
+    )
     parser.add_argument(
         "--max_checks", type=int, default=300, help="stop after this many checks (default 300)"
     )

@@ -41,6 +41,7 @@ class Failure:
 
     kind: str
     message: str
+    output: str = attrs.field(default="", eq=False, repr=False)  # all a command printed, for --match
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}"
@@ -252,8 +253,10 @@ class CommandCheck:
             return Failure("timeout", f"still running after {self.timeout:g} s")
         if process.returncode == 0:
             return None
-        said = _one_line(err.decode(errors="replace")) or _one_line(out.decode(errors="replace"))
-        return Failure("exit", f"exit status {process.returncode}" + (f": {said}" if said else ""))
+        text_out, text_err = out.decode(errors="replace"), err.decode(errors="replace")
+        said = _one_line(text_err) or _one_line(text_out)
+        message = f"exit status {process.returncode}" + (f": {said}" if said else "")
+        return Failure("exit", message, output=f"{text_out}\n{text_err}")
 
     def reproduce(self, graph: str, inputs: str, candidate: Candidate) -> str:
         return self.format(graph, inputs, candidate)

@@ -99,7 +99,7 @@ class _Search:
         return same
 
     def same(self, failure: Failure) -> bool:
-        return failure.kind == self.kind and (self.match is None or bool(self.match.search(failure.message)))
+        return failure.kind == self.kind and (self.match is None or _matches(self.match, failure))
 
 
 def reduce_graph(
@@ -154,12 +154,17 @@ def _compile(match: str | None) -> re.Pattern[str] | None:
         raise UsageError(f"--match={match!r} is not a regular expression: {exc}") from None
 
 
+def _matches(pattern: re.Pattern[str], failure: Failure) -> bool:
+    """--match looks at the failure's message and, for a command, at everything it printed."""
+    return bool(pattern.search(failure.message) or pattern.search(failure.output))
+
+
 def _check_whole(failure: Failure | None, pattern: re.Pattern[str] | None) -> None:
     if failure is None:
         raise ReduceError("the check passes on the whole graph: there is no failure to reduce")
     if failure.kind == INVALID:
         raise ReduceError(f"TensorFlow cannot run the whole graph: {failure.message}")
-    if pattern is not None and not pattern.search(failure.message):
+    if pattern is not None and not _matches(pattern, failure):
         raise ReduceError(f"the whole graph fails, but not as --match={pattern.pattern!r} asks: {failure}")
 
 

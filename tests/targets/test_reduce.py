@@ -123,6 +123,15 @@ def test_a_command_that_hangs_is_killed_and_reduced():
     assert result.failure.kind == "timeout"
 
 
+def test_match_reads_everything_a_command_printed():
+    command = "echo 'outputs differ'; echo noise >&2; ! grep -q Sigmoid {graph}"
+    result = run_reduce(small_graph(), failures.CommandCheck(command), match="outputs differ")
+    assert op_list(result.candidate) == ["Placeholder", "Sigmoid"]
+    assert result.failure.message == "exit status 1: noise"
+    with pytest.raises(reduce.ReduceError, match="not as --match"):
+        run_reduce(small_graph(), failures.CommandCheck(command), match="never printed")
+
+
 def test_command_placeholders_are_filled_and_quoted(tmp_path):
     check = failures.CommandCheck("echo {graph} {inputs} {input_names} {output_names} > " + str(tmp_path / "said"))
     candidate = cut.cut(cut.GraphIndex(small_graph()), ["s"], _recording(), ["out"])
