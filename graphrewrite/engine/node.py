@@ -94,7 +94,7 @@ class Node:
     A node read from a GraphDef keeps no protobuf wrapper of its own: it holds the GraphDef's
     node list and its position there (*source*, *index*), and ``nodedef`` / ``attr`` read the
     message when asked. A held wrapper costs ~300 bytes per node (a third of a loaded graph's
-    memory) and attributes are read for few nodes.
+    memory); the attribute map is fetched on first read and kept.
     """
 
     name: str
@@ -127,10 +127,11 @@ class Node:
     @property
     def attr(self) -> Mapping[str, Any]:
         attr = self._attr
-        if attr is not None:
-            return attr
-        source = self._source
-        return (source if self._index < 0 else source[self._index]).attr  # type: ignore[no-any-return]
+        if attr is None:  # first read: keep the map (~50 bytes; the NodeDef wrapper is not kept)
+            source = self._source
+            attr = (source if self._index < 0 else source[self._index]).attr
+            object.__setattr__(self, "_attr", attr)
+        return attr
 
     @property
     def nodedef(self) -> Any:
