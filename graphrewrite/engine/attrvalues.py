@@ -110,6 +110,17 @@ def tensor_to_numpy(tensor: Any) -> np.ndarray:
     return _tf.tf().make_ndarray(tensor)
 
 
+_TENSOR_HEADER = frozenset({"dtype", "tensor_shape", "version_number"})
+
+
+def stores_no_data(tensor: Any) -> bool:
+    """Whether TensorProto *tensor* is TensorFlow's compact form of an all-zeros tensor: a
+    shape with elements, but no ``tensor_content`` and no ``*_val`` (grappler writes it)."""
+    if any(field.name not in _TENSOR_HEADER for field, _ in tensor.ListFields()):
+        return False
+    return not tensor.tensor_shape.unknown_rank and all(d.size > 0 for d in tensor.tensor_shape.dim)
+
+
 _PACKED_KINDS = "fiuc"  # dtypes whose TensorProto is the raw little-endian bytes
 # dtypes make_tensor_proto packs into tensor_content when a tensor has more than one element
 _CONTENT_DTYPES = frozenset(

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from graphrewrite.engine import attrvalues
 from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.graph import Node
 from graphrewrite.rules.expr import Bound, Channelled, Env, EvalError, plain, shape_text
@@ -212,6 +213,14 @@ def known_shape(env: Env, value: Any, function: str) -> tuple[int, ...]:
         name = value.name if isinstance(value, Bound) else "the value"
         raise EvalError(f"{function}(): the shape of '{name}' is not known")
     return shape  # type: ignore[return-value]
+
+
+@register("stores_no_data", 1, raw=True)
+def _stores_no_data(env: Env, x: Any) -> bool:
+    """stores_no_data(c): c is a Const in TensorFlow's compact all-zeros form, with no data."""
+    node = node_arg(x, "stores_no_data")
+    value = node.attr.get("value")
+    return node.op == "Const" and value is not None and attrvalues.stores_no_data(value.tensor)
 
 
 @register("shape", 1, raw=True)

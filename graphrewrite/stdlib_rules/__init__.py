@@ -61,6 +61,7 @@ def standard_rules() -> RuleSet:
             files["fuse_resize_pad_and_conv"],
             files["flatten_atrous_conv"],
             files["simplify_arithmetic"],
+            files["write_zero_constants"],
             # training graphs -> inference graphs
             inference.STRIP_TRAINING_NODES,
             inference.FREEZE_PLACEHOLDER,

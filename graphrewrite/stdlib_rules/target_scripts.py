@@ -5,7 +5,9 @@ Each is the standard clean-up plus what that runtime needs, in GTT's script synt
 - ``opencv`` (4.x dnn): batch norms folded into convolutions (no Rsqrt, no FusedBatchNorm left),
   Identity and IdentityN gone (swish's custom-gradient IdentityN makes OpenCV lose the layer
   it forwards: "Input layer not found"), constants folded so no op without an OpenCV layer
-  remains. Swish itself (``x * Sigmoid(x)``) loads in OpenCV 4.x as Sigmoid + Mul.
+  remains, every constant stored with its data (``write_zero_constants``: OpenCV asserts on
+  TensorFlow's compact all-zeros form). Swish itself (``x * Sigmoid(x)``) loads in OpenCV 4.x
+  as Sigmoid + Mul.
 - ``tflite``: constant Switch/Merge folded, training-only ops gone, constants folded.
 - ``openvino``, ``onnx``, ``tfserving``, ``tf``: the standard clean-up.
 
@@ -21,7 +23,7 @@ _TAIL = "merge_duplicate_nodes sort_by_execution_order"
 
 TARGET_SCRIPTS = {
     "opencv": f"{_CLEAN} fold_batch_norms fold_old_batch_norms simplify_arithmetic "
-    f"remove_nodes(op=IdentityN, op=StopGradient) fold_constants(ignore_errors=true) {_TAIL}",
+    f"remove_nodes(op=IdentityN, op=StopGradient) fold_constants(ignore_errors=true) write_zero_constants {_TAIL}",
     "tflite": f"strip_training_nodes fold_constant_switch {_CLEAN} fold_batch_norms fold_old_batch_norms "
     f"simplify_arithmetic {_TAIL}",
     "openvino": f"{_CLEAN} fold_batch_norms fold_old_batch_norms {_TAIL}",

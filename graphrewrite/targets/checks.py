@@ -189,18 +189,13 @@ def _attr_value(node: Any, attr: str) -> Any:
     return getattr(value, kind) if kind else None
 
 
-_TENSOR_HEADER = frozenset({"dtype", "tensor_shape", "version_number"})
-
-
 def stores_no_data(node: Any) -> bool:
-    """Whether a Const holds TensorFlow's compact form of an all-zeros tensor: a shape with
-    elements but no ``tensor_content`` and no ``*_val`` (grappler's constant folding writes it)."""
+    """Whether a node's ``value`` is a tensor stored without data (an all-zeros Const)."""
+    from graphrewrite.engine.attrvalues import stores_no_data as tensor_stores_no_data
+
     if "value" not in node.attr or node.attr["value"].WhichOneof("value") != "tensor":
         return False
-    tensor = node.attr["value"].tensor
-    if any(field.name not in _TENSOR_HEADER for field, _ in tensor.ListFields()):
-        return False
-    return not tensor.tensor_shape.unknown_rank and all(d.size > 0 for d in tensor.tensor_shape.dim)
+    return tensor_stores_no_data(node.attr["value"].tensor)
 
 
 def _shape_problem(node: Any) -> str | None:

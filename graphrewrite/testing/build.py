@@ -15,7 +15,7 @@ import attrs
 import numpy as np
 from hypothesis import strategies as st
 
-from graphrewrite.engine.attrvalues import dtype_of_numpy, shape_to_proto
+from graphrewrite.engine.attrvalues import dtype_of_numpy, numpy_to_tensor, shape_to_proto
 from graphrewrite.engine.graph import CONTROL, Graph, Node, TensorRef
 from graphrewrite.testing.catalogue import (
     ANY,
@@ -36,7 +36,9 @@ DTYPE_KEYS = frozenset(
     {"T", "U", "Tidx", "Tshape", "Tperm", "Tpaddings", "Tblock_shape", "Tcrops", "dtype",
      "Tindices", "Tparams", "DstT", "SrcT", "out_type", "Tmultiples"}
 )  # fmt: skip
-FLAVOURS = ("random", "random", "integers", "ones", "zeros")  # random twice: the most telling
+# random twice: the most telling; "compact zeros" are zeros stored as TensorFlow's compact form
+# (a shape, no data), which grappler's constant folding writes.
+FLAVOURS = ("random", "random", "integers", "ones", "zeros", "compact zeros")
 
 
 @attrs.frozen
@@ -115,7 +117,7 @@ def random_values(rng: np.random.Generator, spec: Spec, domain: str = ANY, flavo
         return rng.random(shape) < 0.5
     if flavour == "ones":
         return np.ones(shape, spec.dtype)
-    if flavour == "zeros" and domain == ANY:
+    if flavour in ("zeros", "compact zeros") and domain == ANY:
         return np.zeros(shape, spec.dtype)
     integral = flavour == "integers" or not np.issubdtype(np.dtype(spec.dtype), np.floating)
     magnitude = rng.integers(1, 4, size=shape) if integral else rng.uniform(0.5, 1.5, size=shape)
@@ -169,7 +171,14 @@ class Builder:
         if value is None:
             value = random_values(self.rng, spec, domain, flavour)
         array = np.asarray(value, dtype=spec.dtype)
-        name = self.add("Const", [], {"dtype": spec.dtype, "value": array}, spec, name=self.fresh_name("const"))
+        stored: Any = array
+        if flavour == "compact zeros" and array.size and not array.any():
+            stored = numpy_to_tensor(array)
+            stored.ClearField("tensor_content")
+            for field, _ in stored.ListFields():
+                if field.name.endswith("_val"):
+                    stored.ClearField(field.name)
+        name = self.add("Const", [], {"dtype": spec.dtype, "value": stored}, spec, name=self.fresh_name("const"))
         return name
 
     def make_op(self, op: str, plan: Plan, inputs: Sequence[str], spec: Spec, domain: str = ANY) -> str:
