@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     failing.add_argument("--target", help="a runtime that refuses the graph or disagrees with TensorFlow")
     failing.add_argument(  # dest: "command" is the CLI's own (which subcommand runs)
-        "--command", dest="shell_command", help="a shell command that exits non-zero; it names the candidate as {graph}, and may use "
+        "--command", dest="shell_command", metavar="CMD", help="a shell command that exits non-zero; it names the candidate as {graph}, and may use "
         "{inputs} (an .npz of its input values), {input_names} and {output_names}",
     )  # fmt: skip
     parser.add_argument(
