@@ -111,18 +111,29 @@ class Node:
         return cls(nodedef.name, nodedef.op, tuple(map(_parse_ref, nodedef.input)), nodedef.device, nodedef.attr, nodedef)
 
     @classmethod
-    def at(cls, source: Any, index: int, nodedef: Any) -> Node:
-        """The node of ``source[index]`` (a GraphDef's node list; *nodedef* is that element)."""
+    def at(cls, source: Any, index: int, nodedef: Any, names: dict[str, str]) -> Node:
+        """The node of ``source[index]`` (a GraphDef's node list; *nodedef* is that element).
+
+        *names* maps the names of the nodes read so far to themselves: an input naming one of
+        them holds that same string instead of a copy (~60 bytes per edge), and this node's
+        name is added.
+        """
         op = nodedef.op
-        return cls(
-            nodedef.name,
-            _OPS.setdefault(op, op),
-            tuple(map(_parse_ref, nodedef.input)),
-            nodedef.device,
-            None,
-            source,
-            index,
-        )
+        name = nodedef.name
+        names[name] = name
+        get = names.get
+        inputs = []
+        for text in nodedef.input:  # _parse_ref, inlined: this loop runs for every edge
+            if text[:1] == "^":
+                node, port = text[1:], CONTROL
+            else:
+                cut = text.rfind(":")
+                if cut >= 0 and text[cut + 1 :].isdigit():
+                    node, port = text[:cut], int(text[cut + 1 :])
+                else:
+                    node, port = text, 0
+            inputs.append(_new_ref(TensorRef, (get(node, node), port)))
+        return cls(name, _OPS.setdefault(op, op), tuple(inputs), nodedef.device, None, source, index)
 
     @property
     def attr(self) -> Mapping[str, Any]:
