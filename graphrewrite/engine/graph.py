@@ -27,6 +27,53 @@ def _own(index: dict[str, dict[str, None]], owned: set[str], key: str) -> dict[s
     return inner
 
 
+# The consumers of a node: a tuple of names while there are few (most nodes have one or two;
+# a tuple costs 64 bytes, a dict 200), a dict (insertion-ordered, copied on first write by
+# replace()) beyond SMALL, so that patching a producer with thousands of consumers stays
+# O(1) per edge. Both keep the same order: first added first, a removed name forgotten.
+Users = tuple[str, ...] | dict[str, None]
+SMALL = 16
+
+
+def _compact(consumers: dict[str, list[str]]) -> dict[str, Users]:
+    """Lists of consumers (built by appending) as the index keeps them."""
+    compact: dict[str, Any] = consumers
+    for key, users in consumers.items():
+        compact[key] = tuple(users) if len(users) <= SMALL else dict.fromkeys(users)
+    return compact
+
+
+def _add_user(consumers: dict[str, Users], owned: set[str], key: str, name: str) -> None:
+    users = consumers.get(key)
+    if users is None:
+        consumers[key] = (name,)
+    elif users.__class__ is tuple:
+        if name not in users:
+            if len(users) < SMALL:
+                consumers[key] = (*users, name)
+            else:  # grown past SMALL: a dict of its own from now on
+                inner = consumers[key] = dict.fromkeys(users)
+                owned.add(key)
+                inner[name] = None
+    elif key in owned:
+        users[name] = None  # type: ignore[index]
+    else:
+        _own(consumers, owned, key)[name] = None  # type: ignore[arg-type]
+
+
+def _drop_user(consumers: dict[str, Users], owned: set[str], key: str, name: str) -> None:
+    users = consumers.get(key)
+    if users is None:
+        consumers[key] = ()
+    elif users.__class__ is tuple:
+        if name in users:
+            consumers[key] = tuple(u for u in users if u != name)
+    elif key in owned:
+        users.pop(name, None)  # type: ignore[union-attr]
+    else:
+        _own(consumers, owned, key).pop(name, None)  # type: ignore[arg-type]
+
+
 class _Log(NamedTuple):
     """One :meth:`Graph.replace`: the names it upserted or removed, and the log before it."""
 
@@ -57,7 +104,7 @@ class Graph:
     def __init__(
         self,
         nodes: dict[str, Node],
-        consumers: dict[str, dict[str, None]],
+        consumers: dict[str, Users],
         by_op: dict[str, dict[str, None]],
         library: Any = None,
         versions: Any = None,
@@ -92,13 +139,16 @@ class Graph:
 
                 raise GraphError(f"graph has two nodes named '{node.name}'")
             by_name[node.name] = node
-        consumers: dict[str, dict[str, None]] = {}
+        consumers: dict[str, list[str]] = {}
         by_op: dict[str, dict[str, None]] = {}
         for node in by_name.values():
-            by_op.setdefault(node.op, {})[node.name] = None
+            name = node.name
+            by_op.setdefault(node.op, {})[name] = None
             for ref in node.inputs:
-                consumers.setdefault(ref.node, {})[node.name] = None
-        return cls(by_name, consumers, by_op, library, versions)
+                users = consumers.setdefault(ref.node, [])
+                if not users or users[-1] is not name:  # a node reading one producer twice: once
+                    users.append(name)
+        return cls(by_name, _compact(consumers), by_op, library, versions)
 
     @classmethod
     def from_graphdef(cls, graph_def: Any, *, copy: bool = True) -> Graph:
@@ -162,7 +212,8 @@ class Graph:
 
     def consumers(self, name: str) -> tuple[str, ...]:
         """Names of nodes with any input (data or control) from node *name*, in graph order."""
-        return tuple(self._consumers.get(name, ()))
+        users = self._consumers.get(name, ())
+        return users if users.__class__ is tuple else tuple(users)  # type: ignore[return-value]
 
     def has_consumers(self, name: str) -> bool:
         return bool(self._consumers.get(name))
@@ -217,8 +268,9 @@ class Graph:
         consumers = dict(self._consumers)
         by_op = dict(self._by_op)
         # The inner dicts are shared with this graph until written: each is copied once, on
-        # its first write (the key then joins *own_consumers* / *own_ops*). Inlined, not a
-        # helper call per edge: a batch of rewrites patches hundreds of thousands of entries.
+        # its first write (the key then joins *own_consumers* / *own_ops*); consumer tuples
+        # are replaced, never changed.
+        add_user, drop_user = _add_user, _drop_user
         own_consumers: set[str] = set()
         own_ops: set[str] = set()
         touched: list[str] = []
@@ -227,8 +279,7 @@ class Graph:
             name = old.name
             (by_op[old.op] if old.op in own_ops else _own(by_op, own_ops, old.op)).pop(name, None)
             for ref in old.inputs:
-                key = ref.node
-                (consumers[key] if key in own_consumers else _own(consumers, own_consumers, key)).pop(name, None)
+                drop_user(consumers, own_consumers, ref.node, name)
 
         for name in removals:
             old = nodes.pop(name, None)
@@ -244,8 +295,7 @@ class Graph:
             nodes[name] = node
             (by_op[node.op] if node.op in own_ops else _own(by_op, own_ops, node.op))[name] = None
             for ref in node.inputs:
-                key = ref.node
-                (consumers[key] if key in own_consumers else _own(consumers, own_consumers, key))[name] = None
+                add_user(consumers, own_consumers, ref.node, name)
         log = _Log(tuple(touched), self._log)
         colocated = None if self._colocated is None else _patch_colocated(self._colocated, touched, nodes)
         return Graph(
