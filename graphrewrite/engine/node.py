@@ -84,7 +84,7 @@ _FIELDS = frozenset({"name", "op", "inputs", "device", "attr"})
 _OPS: dict[str, str] = {}  # one str object per op type, shared by every node of that type
 
 
-@attrs.frozen(slots=True, eq=False)
+@attrs.frozen(slots=True, eq=False, repr=False)
 class Node:
     """One operation: name, op type, input edges (data first, then control), device, attrs.
 
@@ -148,6 +148,12 @@ class Node:
     def nodedef(self) -> Any:
         source = self._source
         return source if self._index < 0 or source is None else source[self._index]
+
+    def __repr__(self) -> str:
+        return (
+            f"Node(name={self.name!r}, op={self.op!r}, inputs={self.inputs!r}, device={self.device!r}, "
+            f"attr={self.attr!r}, nodedef={self.nodedef!r})"
+        )
 
     @property
     def data_inputs(self) -> tuple[TensorRef, ...]:
