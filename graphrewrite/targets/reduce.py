@@ -122,9 +122,7 @@ def reduce_graph(
     order = _order(index, outputs, fed)
     recording = record_tensors(graph_def, feeds, _tensors(index, outputs))
     whole = cut(index, order, recording, outputs)
-    failure = check(whole)
-    _check_whole(failure, pattern)
-    assert failure is not None
+    failure = _check_whole(check(whole), pattern)
     search = _Search(
         index,
         recording,
@@ -159,13 +157,15 @@ def _matches(pattern: re.Pattern[str], failure: Failure) -> bool:
     return bool(pattern.search(failure.message) or pattern.search(failure.output))
 
 
-def _check_whole(failure: Failure | None, pattern: re.Pattern[str] | None) -> None:
+def _check_whole(failure: Failure | None, pattern: re.Pattern[str] | None) -> Failure:
+    """The whole graph's failure, which the search keeps; ReduceError when there is none to keep."""
     if failure is None:
         raise ReduceError("the check passes on the whole graph: there is no failure to reduce")
     if failure.kind == INVALID:
         raise ReduceError(f"TensorFlow cannot run the whole graph: {failure.message}")
     if pattern is not None and not _matches(pattern, failure):
         raise ReduceError(f"the whole graph fails, but not as --match={pattern.pattern!r} asks: {failure}")
+    return failure
 
 
 def _order(index: GraphIndex, outputs: Sequence[str], fed: set[str]) -> list[str]:
