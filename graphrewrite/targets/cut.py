@@ -13,13 +13,16 @@ recorded, and a candidate never cuts at one: the node producing it is kept inste
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 import numpy as np
 
+from graphrewrite.engine import edit
+from graphrewrite.engine.attrvalues import DType, shape_to_proto
 from graphrewrite.engine.errors import GraphError
+from graphrewrite.engine.graph import Graph, Node
 from graphrewrite.engine.node import CONTROL, TensorRef
 from graphrewrite.freezing.tables import INITIALIZER_OPS
 from graphrewrite.runner import INIT_ALL_TABLES, tensor_name
@@ -49,46 +52,37 @@ class Candidate:
         return len(self.graph_def.node)
 
 
-class GraphIndex:
-    """A GraphDef's nodes by name, their parsed inputs, and who reads each tensor."""
-
-    def __init__(self, graph_def: Any):
-        self.graph_def = graph_def
-        self.nodes = {n.name: n for n in graph_def.node}
-        self.inputs = {n.name: tuple(TensorRef.parse(i) for i in n.input) for n in graph_def.node}
-        self.readers: dict[str, set[str]] = {name: set() for name in self.nodes}
-        for name, refs in self.inputs.items():
-            for ref in refs:
-                if ref.port != CONTROL and ref.node in self.readers:
-                    self.readers[ref.node].add(name)
-
-    def op(self, name: str) -> str:
-        return str(self.nodes[name].op)
-
-    def data_inputs(self, name: str) -> Iterable[TensorRef]:
-        return (ref for ref in self.inputs[name] if ref.port != CONTROL and ref.node in self.nodes)
-
-    def tensors_read(self) -> list[str]:
-        """Every tensor some node reads, in graph order, without repeats."""
-        seen: dict[str, None] = {}
-        for name in self.nodes:
-            for ref in self.data_inputs(name):
-                seen.setdefault(f"{ref.node}:{ref.port}", None)
-        return list(seen)
+def data_inputs(graph: Graph, name: str) -> Iterator[TensorRef]:
+    """The data edges into node *name* from nodes of *graph*."""
+    return (ref for ref in graph.node(name).inputs if ref.port != CONTROL and ref.node in graph)
 
 
-def unfetchable_nodes(index: GraphIndex) -> set[str]:
+def data_readers(graph: Graph, name: str) -> list[str]:
+    """The nodes that read a tensor of node *name* (control consumers left out)."""
+    return [c for c in graph.consumers(name) if any(r.node == name for r in data_inputs(graph, c))]
+
+
+def tensors_read(graph: Graph) -> list[str]:
+    """Every tensor some node reads, in graph order, without repeats."""
+    seen: dict[str, None] = {}
+    for node in graph:
+        for ref in data_inputs(graph, node.name):
+            seen.setdefault(f"{ref.node}:{ref.port}", None)
+    return list(seen)
+
+
+def unfetchable_nodes(graph: Graph) -> set[str]:
     """Nodes whose outputs a session may refuse to fetch: inside a loop frame (after an
     ``Enter``, before its ``Exit``) or on a ``Switch`` branch before its ``Merge``."""
     found: set[str] = set()
     for openers, closers in ((_FRAME_OPENERS, _FRAME_CLOSERS), (_BRANCH_OPENERS, _BRANCH_CLOSERS)):
-        stack = [name for name in index.nodes if index.op(name) in openers]
+        stack = [node.name for node in graph if node.op in openers]
         while stack:
             name = stack.pop()
             if name in found:
                 continue
             found.add(name)
-            stack.extend(r for r in index.readers[name] if index.op(r) not in closers)
+            stack.extend(r for r in data_readers(graph, name) if graph.node(r).op not in closers)
     return found
 
 
@@ -129,7 +123,7 @@ def record_tensors(graph_def: Any, feeds: Mapping[str, np.ndarray], tensors: Seq
     return Recording(values, dtypes)
 
 
-def close(index: GraphIndex, keep: Iterable[str], recorded: Recording) -> frozenset[str]:
+def close(graph: Graph, keep: Iterable[str], recorded: Recording) -> frozenset[str]:
     """*keep* plus what it cannot do without: the Consts its nodes read, the producer of every
     tensor it reads that was not recorded (transitively), and the initializers of the lookup
     tables it keeps, with the graph's ``init_all_tables`` that runs them."""
@@ -137,10 +131,10 @@ def close(index: GraphIndex, keep: Iterable[str], recorded: Recording) -> frozen
     stack = list(kept)
     while stack:
         name = stack.pop()
-        needed = [ref.node for ref in index.data_inputs(name)
-                  if index.op(ref.node) in FREE_OPS or f"{ref.node}:{ref.port}" not in recorded]  # fmt: skip
-        needed += [r for r in index.readers[name] if index.op(r) in INITIALIZER_OPS]
-        if index.op(name) in INITIALIZER_OPS and INIT_ALL_TABLES in index.nodes:
+        needed = [ref.node for ref in data_inputs(graph, name)
+                  if graph.node(ref.node).op in FREE_OPS or f"{ref.node}:{ref.port}" not in recorded]  # fmt: skip
+        needed += [r for r in data_readers(graph, name) if graph.node(r).op in INITIALIZER_OPS]
+        if graph.node(name).op in INITIALIZER_OPS and INIT_ALL_TABLES in graph:
             needed.append(INIT_ALL_TABLES)
         for node in needed:
             if node not in kept:
@@ -149,56 +143,59 @@ def close(index: GraphIndex, keep: Iterable[str], recorded: Recording) -> frozen
     return frozenset(kept)
 
 
-def cut(index: GraphIndex, keep: Iterable[str], recorded: Recording, outputs: Sequence[str]) -> Candidate:
+def cut(graph: Graph, keep: Iterable[str], recorded: Recording, outputs: Sequence[str]) -> Candidate:
     """The candidate keeping *keep* (closed with :func:`close`); *outputs* are the whole
-    graph's outputs, which stay outputs when their node is kept."""
-    from graphrewrite import _tf
-
-    kept = close(index, keep, recorded)
-    pb = _tf.pb()
-    out = pb.GraphDef()
-    out.versions.CopyFrom(index.graph_def.versions)
-    out.library.CopyFrom(index.graph_def.library)
+    graph's outputs, which stay outputs when their node is kept. The nodes left out go through
+    the engine's removal, which also drops colocation entries that named them."""
+    kept = close(graph, keep, recorded)
     fed: dict[str, str] = {}  # cut tensor -> its Placeholder's name
-    feeds: dict[str, np.ndarray] = {}
-    taken = set(kept)
-    body = []
-    for name in index.nodes:
-        if name not in kept:
+    rewired = []
+    for node in graph:
+        if node.name not in kept:
             continue
-        node = pb.NodeDef()
-        node.CopyFrom(index.nodes[name])
-        del node.input[:]
-        for ref in index.inputs[name]:
-            if ref.node in kept:
-                node.input.append(str(ref))
-            elif ref.port != CONTROL and ref.node in index.nodes:
-                tensor = f"{ref.node}:{ref.port}"
-                if tensor not in fed:
-                    fed[tensor] = _free_name(ref, taken)
-                    feeds[fed[tensor]] = recorded.values[tensor]
-                node.input.append(fed[tensor])
-        _drop_colocation(node, kept)
-        body.append(node)
-    inputs = [n for n in index.nodes if n in kept and index.op(n) in INPUT_OPS and tensor_name(n) in recorded]
-    for name in inputs:
-        feeds[name] = recorded.values[tensor_name(name)]
-    out.node.extend(
-        _placeholder(pb, name, recorded.dtypes[tensor], feeds[name]) for tensor, name in fed.items()
+        # Control edges from nodes left out are dropped; data edges from them are cut.
+        inputs = [
+            _source(graph, ref, kept, fed)
+            for ref in node.inputs
+            if ref.node in kept or (ref.port != CONTROL and ref.node in graph)
+        ]
+        if inputs != list(node.inputs):
+            rewired.append(edit.replace_inputs(node, tuple(inputs)))
+    feeds = {name: recorded.values[tensor] for tensor, name in fed.items()}
+    originals = [
+        n.name for n in graph if n.name in kept and n.op in INPUT_OPS and tensor_name(n.name) in recorded
+    ]
+    feeds.update((name, recorded.values[tensor_name(name)]) for name in originals)
+    placeholders = [_placeholder(name, recorded.dtypes[tensor], feeds[name]) for tensor, name in fed.items()]
+    gone = frozenset(graph.names) - kept
+    sub = edit.remove(graph, gone, [*rewired, *placeholders])
+    return Candidate(
+        sub.to_graphdef(), kept, (*fed.values(), *originals), _leaving(graph, kept, outputs), feeds
     )
-    out.node.extend(body)
-    return Candidate(out, kept, (*fed.values(), *inputs), _leaving(index, kept, outputs), feeds)
 
 
-def _leaving(index: GraphIndex, kept: frozenset[str], outputs: Sequence[str]) -> tuple[str, ...]:
+def _source(graph: Graph, ref: TensorRef, kept: frozenset[str], fed: dict[str, str]) -> TensorRef:
+    """Where a kept node reads *ref* in the candidate: the same edge, or the Placeholder of a
+    cut tensor (the producer's own name for port 0: it is not in the candidate)."""
+    if ref.node in kept:
+        return ref
+    tensor = f"{ref.node}:{ref.port}"
+    if tensor not in fed:
+        fed[tensor] = (
+            ref.node if ref.port == 0 else graph.unique_name(f"{ref.node}/output_{ref.port}", fed.values())
+        )
+    return TensorRef(fed[tensor], 0)
+
+
+def _leaving(graph: Graph, kept: frozenset[str], outputs: Sequence[str]) -> tuple[str, ...]:
     """Tensors of kept nodes read by a node left out, or outputs of the whole graph."""
     wanted = {tensor_name(o) for o in outputs}
     leaving: dict[str, None] = {}
-    for name in index.nodes:
-        if name in kept:
+    for node in graph:
+        if node.name in kept:
             continue
-        for ref in index.data_inputs(name):
-            if ref.node in kept and index.op(ref.node) not in FREE_OPS:
+        for ref in data_inputs(graph, node.name):
+            if ref.node in kept and graph.node(ref.node).op not in FREE_OPS:
                 leaving.setdefault(f"{ref.node}:{ref.port}", None)
     for tensor in sorted(wanted):
         if TensorRef.parse(tensor).node in kept:
@@ -206,32 +203,7 @@ def _leaving(index: GraphIndex, kept: frozenset[str], outputs: Sequence[str]) ->
     return tuple(leaving)
 
 
-def _free_name(ref: TensorRef, taken: set[str]) -> str:
-    """The producer's own name for port 0 (it is not in the candidate); a fresh name otherwise."""
-    name = ref.node if ref.port == 0 else f"{ref.node}/output_{ref.port}"
-    base, n = name, 1
-    while name in taken:
-        name, n = f"{base}_{n}", n + 1
-    taken.add(name)
-    return name
-
-
-def _placeholder(pb: Any, name: str, dtype: int, value: np.ndarray) -> Any:
-    node = pb.NodeDef(name=name, op="Placeholder")
-    node.attr["dtype"].type = dtype
-    node.attr["shape"].shape.dim.extend(pb.TensorShapeProto.Dim(size=size) for size in np.shape(value))
-    return node
-
-
-def _drop_colocation(node: Any, kept: frozenset[str]) -> None:
-    """Colocation with a node the candidate does not keep would stop TensorFlow importing it."""
-    if "_class" not in node.attr:
-        return
-    groups = [
-        g for g in node.attr["_class"].list.s if g.decode(errors="replace").removeprefix("loc:@") in kept
-    ]
-    if groups:
-        node.attr["_class"].list.ClearField("s")
-        node.attr["_class"].list.s.extend(groups)
-    else:
-        del node.attr["_class"]
+def _placeholder(name: str, dtype: int, value: np.ndarray) -> Node:
+    return Node.make(
+        name, "Placeholder", (), {"dtype": DType(dtype), "shape": shape_to_proto(tuple(np.shape(value)))}
+    )

@@ -27,13 +27,14 @@ import attrs
 import numpy as np
 
 from graphrewrite.engine.errors import GraphRewriteError, UsageError
+from graphrewrite.engine.graph import Graph
 from graphrewrite.targets.cut import (
     FREE_OPS,
     Candidate,
-    GraphIndex,
     Recording,
     cut,
     record_tensors,
+    tensors_read,
     unfetchable_nodes,
 )
 from graphrewrite.targets.failures import INVALID, Check, Failure
@@ -66,7 +67,7 @@ class _Search:
 
     def __init__(
         self,
-        index: GraphIndex,
+        graph: Graph,
         recording: Recording,
         outputs: Sequence[str],
         check: Check,
@@ -76,14 +77,14 @@ class _Search:
         max_checks: int,
         progress: Progress | None,
     ):
-        self.index, self.recording, self.outputs, self.check = index, recording, outputs, check
+        self.graph, self.recording, self.outputs, self.check = graph, recording, outputs, check
         self.kind, self.match, self.max_checks, self.progress = kind, match, max_checks, progress
         self.checks = 0
         self.seen: dict[frozenset[str], bool] = {}
         self.best: tuple[Candidate, Failure] | None = None
 
     def fails(self, keep: Sequence[str], phase: str) -> bool:
-        candidate = cut(self.index, keep, self.recording, self.outputs)
+        candidate = cut(self.graph, keep, self.recording, self.outputs)
         if candidate.kept in self.seen:
             return self.seen[candidate.kept]
         if self.checks >= self.max_checks:
@@ -117,14 +118,14 @@ def reduce_graph(
     as the whole graph does; ReduceError when the whole graph does not fail it."""
     start = time.perf_counter()
     pattern = _compile(match)
-    index = GraphIndex(graph_def)
+    graph = Graph.from_graphdef(graph_def)
     fed = {name.split(":")[0] for name in inputs}
-    order = _order(index, outputs, fed)
-    recording = record_tensors(graph_def, feeds, _tensors(index, outputs))
-    whole = cut(index, order, recording, outputs)
+    order = _order(graph, outputs, fed)
+    recording = record_tensors(graph_def, feeds, _tensors(graph))
+    whole = cut(graph, order, recording, outputs)
     failure = _check_whole(check(whole), pattern)
     search = _Search(
-        index,
+        graph,
         recording,
         outputs,
         check,
@@ -168,15 +169,17 @@ def _check_whole(failure: Failure | None, pattern: re.Pattern[str] | None) -> Fa
     return failure
 
 
-def _order(index: GraphIndex, outputs: Sequence[str], fed: set[str]) -> list[str]:
+def _order(graph: Graph, outputs: Sequence[str], fed: set[str]) -> list[str]:
     """The nodes a candidate chooses among, inputs before their readers and each node as
     close after its inputs as can be (depth-first from the outputs, then whatever the outputs
     do not need). Consts are left out (they come with their readers), and so are the fed
-    inputs (always cut, so always Placeholders)."""
+    inputs (always cut, so always Placeholders). Unlike ``inspect.execution_order``, which is
+    breadth-first, this keeps a batch norm's constant half beside it: the bisection then cuts
+    through few tensors (on MobileNetV2, 32 checks instead of 267)."""
     order: dict[str, None] = {}
     entered: set[str] = set()  # on a loop's back edge, a node being expanded is not entered again
-    roots = [o.split(":")[0] for o in outputs if o.split(":")[0] in index.nodes]
-    for root in [*roots, *index.nodes]:
+    roots = [o.split(":")[0] for o in outputs if o.split(":")[0] in graph]
+    for root in [*roots, *graph.names]:
         stack: list[tuple[str, bool]] = [(root, False)]
         while stack:
             name, done = stack.pop()
@@ -186,19 +189,16 @@ def _order(index: GraphIndex, outputs: Sequence[str], fed: set[str]) -> list[str
                 entered.add(name)
                 stack.append((name, True))
                 stack.extend(
-                    (ref.node, False) for ref in reversed(index.inputs[name]) if ref.node in index.nodes
+                    (ref.node, False) for ref in reversed(graph.node(name).inputs) if ref.node in graph
                 )
-    return [name for name in order if index.op(name) not in FREE_OPS and name not in fed]
+    return [name for name in order if graph.node(name).op not in FREE_OPS and name not in fed]
 
 
-def _tensors(index: GraphIndex, outputs: Sequence[str]) -> list[str]:
+def _tensors(graph: Graph) -> list[str]:
     """Tensors worth recording: read by some node, made by a node whose outputs can be fetched."""
-    skip = unfetchable_nodes(index)
-    return [
-        t
-        for t in index.tensors_read()
-        if t.rsplit(":", 1)[0] not in skip and index.op(t.rsplit(":", 1)[0]) not in FREE_OPS
-    ]
+    skip = unfetchable_nodes(graph)
+    producers = ((t, t.rsplit(":", 1)[0]) for t in tensors_read(graph))
+    return [t for t, node in producers if node not in skip and graph.node(node).op not in FREE_OPS]
 
 
 def _bisect_end(search: _Search, order: list[str]) -> int:

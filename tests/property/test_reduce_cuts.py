@@ -45,11 +45,11 @@ def _interior(graph_def):
 
 @given(case=graphs(max_nodes=8, control_edges=True), data=st.data())
 def test_a_cut_computes_what_the_whole_graph_computed(case, data):
-    index = cut.GraphIndex(case.graph_def)
-    recording = cut.record_tensors(case.graph_def, case.feeds, index.tensors_read())
+    graph = case.graph()
+    recording = cut.record_tensors(case.graph_def, case.feeds, cut.tensors_read(graph))
     names = [n.name for n in _interior(case.graph_def)]
     keep = data.draw(st.lists(st.sampled_from(names), min_size=1, unique=True), label="keep")
-    candidate = cut.cut(index, keep, recording, case.outputs)
+    candidate = cut.cut(graph, keep, recording, case.outputs)
     if not candidate.outputs:
         return
     values = run_graph(candidate.graph_def, candidate.feeds, candidate.outputs)

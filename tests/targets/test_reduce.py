@@ -20,6 +20,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from graphrewrite import io  # noqa: E402
+from graphrewrite.engine.graph import Graph  # noqa: E402
 from graphrewrite.targets import compare, cut, failures, reduce  # noqa: E402
 from tests.helpers.rule_graphs import control_flow_v1  # noqa: E402
 
@@ -80,12 +81,12 @@ def test_a_wrong_rule_reduces_to_the_node_it_breaks(rule_file):
 def test_cuts_never_fall_inside_a_while_loop(rule_file):
     result = run_reduce(small_graph(loop=True), failures.TransformCheck.compile("relu6_is_relu", [rule_file]))
     assert op_list(result.candidate) == ["Placeholder", "Relu6"]
-    index = cut.GraphIndex(small_graph(loop=True))
-    inside = cut.unfetchable_nodes(index)
+    graph = Graph.from_graphdef(small_graph(loop=True))
+    inside = cut.unfetchable_nodes(graph)
     assert {"while/Enter", "while/Switch", "while/mul"} <= inside and "r6" not in inside
     # A cut that needs a tensor from inside the frame keeps the frame's producer instead.
-    recording = cut.record_tensors(index.graph_def, {"x:0": np.ones((1, 8), np.float32)}, ["r1:0"])
-    assert cut.close(index, ["while/Exit_1"], recording) >= {"while/Exit_1", "while/Switch_1", "while/Merge_1"}
+    recording = cut.record_tensors(small_graph(loop=True), {"x:0": np.ones((1, 8), np.float32)}, ["r1:0"])
+    assert cut.close(graph, ["while/Exit_1"], recording) >= {"while/Exit_1", "while/Switch_1", "while/Merge_1"}
 
 
 def test_a_correct_transform_has_nothing_to_reduce():
@@ -134,7 +135,7 @@ def test_match_reads_everything_a_command_printed():
 
 def test_command_placeholders_are_filled_and_quoted(tmp_path):
     check = failures.CommandCheck("echo {graph} {inputs} {input_names} {output_names} > " + str(tmp_path / "said"))
-    candidate = cut.cut(cut.GraphIndex(small_graph()), ["s"], _recording(), ["out"])
+    candidate = cut.cut(Graph.from_graphdef(small_graph()), ["s"], _recording(), ["out"])
     assert check(candidate) is None
     said = (tmp_path / "said").read_text().split()
     assert said[0].endswith("candidate.pb") and said[1].endswith("candidate.npz")
@@ -145,8 +146,8 @@ def test_command_placeholders_are_filled_and_quoted(tmp_path):
 
 def _recording():
     graph_def = small_graph()
-    index = cut.GraphIndex(graph_def)
-    return cut.record_tensors(graph_def, {"x": np.ones((1, 8), np.float32)}, index.tensors_read())
+    tensors = cut.tensors_read(Graph.from_graphdef(graph_def))
+    return cut.record_tensors(graph_def, {"x": np.ones((1, 8), np.float32)}, tensors)
 
 
 def test_reduction_is_deterministic(rule_file):
