@@ -11,7 +11,7 @@ tools can call it too, with no command line involved::
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,10 +131,12 @@ def checker_for(
     rtol: float | None = None,
     atol: float | None = None,
     input_shapes: Any = None,
+    feeds: Mapping[str, Any] | None = None,
 ) -> Callable[[Any], Any]:
     """A function checking that a graph computes what *graph_def* computes, judged as *steps*
     allow: lossy steps (quantize_weights, round_weights, ...) get the tolerance their facts
-    declare, relative to each output's magnitude; a tolerance given here always wins."""
+    declare, relative to each output's magnitude; a tolerance given here always wins. Inputs
+    are random (shaped by *input_shapes*) unless *feeds* gives them."""
     from graphrewrite.stdlib_rules.tolerances import is_lossy, tolerance_for
     from graphrewrite.verification import make_checker
 
@@ -144,7 +146,9 @@ def checker_for(
         rtol = auto_rtol if rtol is None else rtol
         atol = auto_atol if atol is None else atol
         scale = "output"
-    return make_checker(graph_def, inputs, outputs, rtol=rtol, atol=atol, input_shapes=input_shapes, scale=scale)
+    return make_checker(
+        graph_def, inputs, outputs, rtol=rtol, atol=atol, input_shapes=input_shapes, feeds=feeds, scale=scale
+    )
 
 
 def _graphdef_type() -> type:
