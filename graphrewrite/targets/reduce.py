@@ -32,6 +32,7 @@ from graphrewrite.targets.cut import (
     FREE_OPS,
     Candidate,
     Recording,
+    close,
     cut,
     record_tensors,
     tensors_read,
@@ -84,15 +85,16 @@ class _Search:
         self.best: tuple[Candidate, Failure] | None = None
 
     def fails(self, keep: Sequence[str], phase: str) -> bool:
-        candidate = cut(self.graph, keep, self.recording, self.outputs)
-        if candidate.kept in self.seen:
-            return self.seen[candidate.kept]
+        kept = close(self.graph, keep, self.recording)  # the cache key: a repeat builds nothing
+        if kept in self.seen:
+            return self.seen[kept]
         if self.checks >= self.max_checks:
             raise _OutOfChecks
         self.checks += 1
+        candidate = cut(self.graph, kept, self.recording, self.outputs)
         failure = self.check(candidate)
         same = failure is not None and self.same(failure)
-        self.seen[candidate.kept] = same
+        self.seen[kept] = same
         if same and failure is not None and (self.best is None or candidate.size < self.best[0].size):
             self.best = (candidate, failure)
         if self.progress is not None:

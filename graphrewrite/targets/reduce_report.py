@@ -34,8 +34,8 @@ def write(result: Reduction, out_graph: Path) -> Files:
 
 
 def _tensor(name: str, value: Any) -> str:
-    array = np.asarray(value)
-    return f"{name} [{','.join(map(str, array.shape))}] {array.dtype}"
+    spec = _spec(value)
+    return f"{name} [{','.join(map(str, spec['shape']))}] {spec['dtype']}"
 
 
 def _spec(value: Any) -> dict[str, Any]:
