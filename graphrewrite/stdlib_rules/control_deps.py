@@ -21,15 +21,9 @@ def drop_inert_control_edges(graph: Graph, protected: frozenset[str] = frozenset
     """*graph* without control edges from inert nodes, and without NoOps that thereby lost
     every input and every use (repeated, since dropping a NoOp can make its waiter inert)."""
     while True:
-        sources = {n for op in ("Const", "NoOp") for n in graph.nodes_of_op(op) if _inert(graph.get(n))}
-        users = {u for s in sources for u in graph.consumers(s)}
-        edits = []
-        for name in sorted(users):
-            node = graph.node(name)
-            kept = tuple(r for r in node.inputs if not (r.port == CONTROL and r.node in sources))
-            if kept != node.inputs:
-                edits.append(node.with_inputs(kept))
-        graph = graph.replace(edits)
+        edits = _without_inert_waits(graph)
+        if edits:
+            graph = graph.replace(edits)
         dead = [
             n for n in graph.nodes_of_op("NoOp")
             if _inert(graph.get(n)) and not graph.has_consumers(n) and n not in protected
@@ -37,3 +31,27 @@ def drop_inert_control_edges(graph: Graph, protected: frozenset[str] = frozenset
         if not edits and not dead:
             return graph
         graph = graph.replace((), dead)
+
+
+def _without_inert_waits(graph: Graph) -> list[Node]:
+    """The nodes with a control edge from an inert node, without those edges, by name.
+
+    One scan of the edges, looking a producer up only for control edges: most graphs have
+    few, while asking every Const for its consumers cost a lookup per Const and per reader.
+    """
+    get = graph.lookup
+    waiters = []
+    for node in graph:
+        for source, port in node.inputs:
+            if port == CONTROL and _inert(get(source)):
+                waiters.append(node)
+                break
+    edits = []
+    for node in sorted(waiters, key=_name):  # the order replace() appends consumers in
+        kept = tuple(r for r in node.inputs if not (r.port == CONTROL and _inert(get(r.node))))
+        edits.append(node.with_inputs(kept))
+    return edits
+
+
+def _name(node: Node) -> str:
+    return node.name
