@@ -29,7 +29,7 @@ from graphrewrite.rules.functions import FUNCTIONS
 from graphrewrite.rules.params import Kind, Param
 from graphrewrite.rules.rule import Group, Rule, Transform
 from graphrewrite.rules.schedules import compile_schedules
-from graphrewrite.rules.template import build_rewrite
+from graphrewrite.rules.template import CompiledTemplate
 
 INTERNAL = "%"  # prefix of the bindings the compiler gives unnamed pattern nodes
 
@@ -51,14 +51,13 @@ class Program:
     _compiled: Compiled = attrs.field(init=False)
     _conditions: tuple[tuple[str, bool, Closure], ...] = attrs.field(init=False)
     _slots: tuple[tuple[str, BindingInfo], ...] = attrs.field(init=False)
+    _template: CompiledTemplate = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self._compiled = Compiled(self.lets, FUNCTIONS)
         for expr in self.lets.values():
             self._compiled.closure(expr)
-        for template in (self.rewrite, *self.nodes.values()):
-            for expr in _template_exprs(template):
-                self._compiled.closure(expr)
+        self._template = CompiledTemplate(self.name, self.rewrite, self.nodes, self._compiled, self.lets)
         self._conditions = tuple((w.text, w.required, self._compiled.closure(w.expr)) for w in self.wheres)
         self._slots = tuple((n, info) for n, info in self.bindings.items() if not n.startswith(INTERNAL))
 
@@ -107,24 +106,9 @@ class Program:
     def build(self, match: Match, graph: Graph, ctx: Any) -> Rewrite | str:
         env = self.env(match, graph, ctx)
         try:
-            return build_rewrite(self.name, self.rewrite, env, match, graph, self.nodes)
+            return self._template.build(env, match, graph)
         finally:
             self._last = ()
-
-
-def _template_exprs(template: A.Template | A.SpreadTemplate | A.OutputsTemplate) -> list[A.Expr]:
-    """The expressions a rewrite template evaluates: const(...) values, attribute settings and
-    new nodes' names."""
-    if isinstance(template, A.OutputsTemplate):
-        return [e for item in template.items for e in _template_exprs(item)]
-    if isinstance(template, A.ConstTemplate):
-        return [template.expr]
-    if isinstance(template, A.NodeTemplate):
-        found = [s.value for s in template.attributes] + ([template.name] if template.name is not None else [])
-        for child in template.inputs:
-            found += _template_exprs(child)
-        return found
-    return []
 
 
 class _PatternCompiler:

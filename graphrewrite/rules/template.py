@@ -1,4 +1,9 @@
-"""Build the replacement a rule's ``rewrite`` template describes, as a Rewrite.
+"""A rule's ``rewrite`` template, compiled once into closures that build its Rewrite per match.
+
+Like the expressions (:mod:`graphrewrite.rules.closures`), a template is compiled when the
+rule is: the kind of each template node, what it re-makes, its op, its attribute and name
+expressions and how a new Const is named are decided once; a match runs closures over a
+:class:`~graphrewrite.rules.replacement.Replacement` and walks no AST.
 
 - The template's root takes the matched root's name (consumers and protected outputs stay
   valid) and keeps the root's control inputs.
@@ -16,8 +21,7 @@ Other new nodes get deterministic names from the root: ``<root>/<binding or op>`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
 
 import numpy as np
 
@@ -27,248 +31,204 @@ from graphrewrite.engine.pattern import Match
 from graphrewrite.engine.rewrite import Rewrite
 from graphrewrite.grammar import rule_ast as A
 from graphrewrite.rules import typeinfer
-from graphrewrite.rules.expr import Bound, BoundList, Env, EvalError, plain
+from graphrewrite.rules.closures import Compiled
+from graphrewrite.rules.expr import Bound, Env, EvalError, plain
+from graphrewrite.rules.replacement import Refusal, Replacement
+
+Build = Callable[[Replacement], TensorRef]  # one template node: build it, return its tensor
 
 
-class Refusal(Exception):
-    """The replacement cannot be built for this match; the message is the reason."""
+class CompiledTemplate:
+    """The ``rewrite`` template of rule *rule*, and its node-valued lets (*nodes*)."""
 
-
-def build_rewrite(
-    rule: str, template: A.Template | A.OutputsTemplate, env: Env, match: Match, graph: Graph,
-    nodes: Mapping[str, A.NodeTemplate] | None = None,
-) -> Rewrite | str:
-    """The Rewrite for *match*, or a reason string when it cannot be built. *nodes* are the
-    rule's node-valued lets, built when the template first uses them."""
-    try:
-        return _Builder(rule, env, match, graph, nodes or {}).rewrite(template)
-    except (EvalError, Refusal) as exc:
-        return f"rewrite: {exc}"
-
-
-def dying_nodes(graph: Graph, match: Match, protected: frozenset[str]) -> frozenset[str]:
-    """Matched nodes (other than the root) that nothing outside the rewrite will still read."""
-    candidates = set(match.nodes) - {match.root}
-    frontier = [
-        n for n in candidates
-        if n in protected or any(c not in candidates and c != match.root for c in graph.consumers(n))
-    ]  # fmt: skip
-    kept: set[str] = set()
-    while frontier:
-        name = frontier.pop()
-        if name in kept:
-            continue
-        kept.add(name)
-        node = graph.get(name)
-        frontier += [r.node for r in (node.inputs if node else ()) if r.node in candidates]
-    return frozenset(candidates - kept)
-
-
-class _Builder:
-    def __init__(self, rule: str, env: Env, match: Match, graph: Graph, nodes: Mapping[str, A.NodeTemplate]):
+    def __init__(
+        self, rule: str, template: A.Template | A.OutputsTemplate, nodes: Mapping[str, A.NodeTemplate],
+        compiled: Compiled, lets: Collection[str],
+    ):  # fmt: skip
         self.rule = rule
-        self.nodes = nodes
-        self.built: dict[str, str] = {}  # node-valued let -> the name of the node built for it
-        self.env = env
-        self.match = match
-        self.graph = graph
-        self.root = graph.node(match.root)
-        self.dying = dying_nodes(graph, match, env.ctx.protected)
-        self.added: dict[str, Node] = {}
-        self.claimed: set[str] = set()
+        self._compiled = compiled
+        self._lets = frozenset(lets)
+        self._let_names = frozenset(nodes)  # known before their closures: one may use another
+        self._let_nodes = {name: self._node(t, root=False, label=name) for name, t in nodes.items()}
+        self._template = template
+        self._items = [self._item(i) for i in template.items] if isinstance(template, A.OutputsTemplate) else []
+        self._root = None if isinstance(template, A.OutputsTemplate) else self._tensor(template, root=True)
+        self._remakes_root = isinstance(template, A.NodeTemplate) and template.like is not None
 
-    def rewrite(self, template: A.Template | A.OutputsTemplate) -> Rewrite:
-        remove = self._removable()
+    def build(self, env: Env, match: Match, graph: Graph) -> Rewrite | str:
+        """The Rewrite for *match*, or a reason string when it cannot be built."""
+        r = Replacement(env, match, graph)
+        try:
+            return self._rewrite(r)
+        except (EvalError, Refusal) as exc:
+            return f"rewrite: {exc}"
+
+    def _rewrite(self, r: Replacement) -> Rewrite:
+        remove = r.removable()
+        root = r.root
+        template = self._template
         if isinstance(template, A.OutputsTemplate):
-            return self._outputs(template, remove)
+            return self._outputs(r, remove)
+        assert self._root is not None
         if isinstance(template, A.TensorTemplate):
-            target = self.tensor(template)
-            self._check_other_outputs()
-            if target.node == self.root.name:
-                raise Refusal(f"the replacement of '{self.root.name}' is the node itself")
-            if self.root.name not in self.env.ctx.protected:
-                return Rewrite(self.rule, self.root.name, remove=remove, redirect=((TensorRef(self.root.name, 0), target),))
-            dtype = typeinfer.tensor_dtype(self.graph, target)
-            identity = Node.make(self.root.name, "Identity", [target], {"T": dtype} if dtype else {}, self.root.device)
-            self.added[identity.name] = identity.with_inputs(identity.inputs + self.root.control_inputs)
+            target = self._root(r)
+            r.check_other_outputs()
+            if target.node == root.name:
+                raise Refusal(f"the replacement of '{root.name}' is the node itself")
+            if root.name not in r.env.ctx.protected:
+                return Rewrite(self.rule, root.name, remove=remove, redirect=((TensorRef(root.name, 0), target),))
+            dtype = typeinfer.tensor_dtype(r.graph, target)
+            identity = Node.make(root.name, "Identity", [target], {"T": dtype} if dtype else {}, root.device)
+            r.added[identity.name] = identity.with_inputs(identity.inputs + root.control_inputs)
         else:
-            if not (isinstance(template, A.NodeTemplate) and self._like(template) is self.root):
-                self._check_other_outputs()
-            self.tensor(template, root=True)
-        if list(self.added) == [self.root.name] and _same_node(self.added[self.root.name], self.root):
-            raise Refusal(f"the replacement of '{self.root.name}' is the node itself")
-        return Rewrite(self.rule, self.root.name, remove=remove, add=tuple(self.added.values()))
+            assert isinstance(template, (A.NodeTemplate, A.ConstTemplate))
+            if not (self._remakes_root and _like(r, template) is root):
+                r.check_other_outputs()
+            self._root(r)
+        if len(r.added) == 1 and root.name in r.added and _same_node(r.added[root.name], root):
+            raise Refusal(f"the replacement of '{root.name}' is the node itself")
+        return Rewrite(self.rule, root.name, remove=remove, add=tuple(r.added.values()))
 
-    def _outputs(self, template: A.OutputsTemplate, remove: frozenset[str]) -> Rewrite:
+    def _outputs(self, r: Replacement, remove: frozenset[str]) -> Rewrite:
         """``rewrite (a, b, *xs)``: the root's output k is read from the k-th tensor instead."""
         targets: list[TensorRef] = []
-        for item in template.items:
-            targets += self.match.tensors(item.name) if isinstance(item, A.SpreadTemplate) else [self.tensor(item)]
-        if self.root.name in self.env.ctx.protected:
-            raise Refusal(f"'{self.root.name}' is a graph input or output")
-        for consumer in self.graph.consumers(self.root.name):
-            for ref in self.graph.node(consumer).inputs:
-                if ref.node == self.root.name and ref.port >= len(targets):
-                    raise Refusal(f"output {ref.port} of '{self.root.name}' is read by '{consumer}', but the rewrite gives {len(targets)}")
-        if any(t.node == self.root.name for t in targets):
-            raise Refusal(f"the replacement of '{self.root.name}' reads the node itself")
-        redirect = tuple((TensorRef(self.root.name, k), target) for k, target in enumerate(targets))
-        return Rewrite(self.rule, self.root.name, remove=remove, add=tuple(self.added.values()), redirect=redirect)
+        for spread, build in self._items:
+            targets += r.match.tensors(spread) if spread is not None else [build(r)]
+        root = r.root.name
+        if root in r.env.ctx.protected:
+            raise Refusal(f"'{root}' is a graph input or output")
+        for consumer in r.graph.consumers(root):
+            for ref in r.graph.node(consumer).inputs:
+                if ref.node == root and ref.port >= len(targets):
+                    raise Refusal(f"output {ref.port} of '{root}' is read by '{consumer}', but the rewrite gives {len(targets)}")
+        if any(t.node == root for t in targets):
+            raise Refusal(f"the replacement of '{root}' reads the node itself")
+        redirect = tuple((TensorRef(root, k), target) for k, target in enumerate(targets))
+        return Rewrite(self.rule, root, remove=remove, add=tuple(r.added.values()), redirect=redirect)
 
-    def _removable(self) -> frozenset[str]:
-        """The matched nodes, and the Consts they read as data through wildcards
-        (``Reshape(x, _)``; a control input is an ordering the graph asked for, and stays);
-        the engine keeps whichever is still used after the rewrite."""
-        consts = set()
-        for name in self.match.nodes:
-            node = self.graph.get(name)
-            for ref in node.data_inputs if node is not None else ():
-                producer = self.graph.get(ref.node)
-                if producer is not None and producer.op == "Const":
-                    consts.add(ref.node)
-        return frozenset(self.match.nodes) | consts
+    def _item(self, item: A.Template | A.SpreadTemplate) -> tuple[str | None, Build]:
+        """An input or output list item: (the spread list's name, None) or (None, its build)."""
+        if isinstance(item, A.SpreadTemplate):
+            return item.name, _unused
+        return None, self._tensor(item)
 
-    def _check_other_outputs(self) -> None:
-        for consumer in self.graph.consumers(self.root.name):
-            for ref in self.graph.node(consumer).inputs:
-                if ref.node == self.root.name and ref.port > 0:
-                    raise Refusal(f"output {ref.port} of '{self.root.name}' is read by '{consumer}'")
+    # -- one template -> one closure --
 
-    # -- one template -> one tensor --
-
-    def tensor(self, template: A.Template, root: bool = False) -> TensorRef:
+    def _tensor(self, template: A.Template, root: bool = False) -> Build:
         if isinstance(template, A.TensorTemplate):
-            if template.name in self.nodes:
-                return TensorRef(self._let_node(template.name), template.port or 0)
-            bound = self.env.bound[template.name]
-            if not isinstance(bound, Bound):
-                raise Refusal(f"'{template.name}' is a list; spread it as *{template.name}")
-            ref = bound.ref
-            return ref if template.port is None else TensorRef(ref.node, template.port)
+            return self._named(template)
         if isinstance(template, A.ConstTemplate):
             return self._const(template, root)
         return self._node(template, root)
 
-    def _const(self, template: A.ConstTemplate, root: bool) -> TensorRef:
-        mark = len(self.env.const_dtypes)
-        value = np.asarray(plain(self.env.numeric(self.env.eval(template.expr))))
-        operands = self.env.const_dtypes[mark:]
-        explicit = isinstance(template.expr, A.Call) and template.expr.func in _TYPED
-        if operands and not explicit and value.dtype != operands[0] and _same_kind(value.dtype, operands[0]):
-            value = value.astype(operands[0])  # the dtype of the first constant read: w in w * s
-        if value.dtype == _FLOAT64 and not operands and not explicit:
-            value = value.astype(np.float32)  # a literal like const(1.5) means TF's default float
-        dtype = dtype_of_numpy(value.dtype)
-        name = self.root.name if root else self._const_name(template.expr)
-        attr = {"dtype": type_attr(dtype), "value": tensor_attr(value, dtype)}
-        if root and self.root.op == "Const":  # a Const in a Const's place keeps its _class, ...
-            attr = {**{k: v for k, v in self.root.attr.items() if k.startswith("_")}, **attr}
-        node = Node(name, "Const", (), self.root.device, attr)
-        if stores_raw(value, dtype):
-            node.remember_value(value)  # the next iteration's rules read it without decoding
-        return self._add(node, root)
+    def _named(self, template: A.TensorTemplate) -> Build:
+        name, port = template.name, template.port
+        if name in self._let_names:  # a node-valued let: built once per rewrite, on first use
 
-    def _node(self, template: A.NodeTemplate, root: bool, label: str | None = None) -> TensorRef:
-        inputs: list[TensorRef] = []
-        for item in template.inputs:
-            if isinstance(item, A.SpreadTemplate):
-                inputs += self.match.tensors(item.name)
+            def let_node(r: Replacement) -> TensorRef:
+                built = r.built.get(name)
+                if built is None:
+                    built = r.built[name] = self._let_nodes[name](r).node
+                return TensorRef(built, port or 0)
+
+            return let_node
+
+        def bound(r: Replacement) -> TensorRef:
+            value = r.env.bound[name]
+            if not isinstance(value, Bound):
+                raise Refusal(f"'{name}' is a list; spread it as *{name}")
+            ref = value.ref
+            return ref if port is None else TensorRef(ref.node, port)
+
+        return bound
+
+    def _const(self, template: A.ConstTemplate, root: bool) -> Build:
+        expr = template.expr
+        evaluate = self._compiled.closure(expr)
+        explicit = isinstance(expr, A.Call) and expr.func in _TYPED
+        let_label = expr.id if isinstance(expr, A.Name) and expr.id in self._lets else None
+        mentioned = tuple(_names(expr))
+        lets = self._lets
+
+        def const(r: Replacement) -> TensorRef:
+            env = r.env
+            mark = len(env.const_dtypes)
+            value = np.asarray(plain(env.numeric(evaluate(env))))
+            operands = env.const_dtypes[mark:]
+            if operands and not explicit and value.dtype != operands[0] and _same_kind(value.dtype, operands[0]):
+                value = value.astype(operands[0])  # the dtype of the first constant read: w in w * s
+            if value.dtype == _FLOAT64 and not operands and not explicit:
+                value = value.astype(np.float32)  # a literal like const(1.5) means TF's default float
+            dtype = dtype_of_numpy(value.dtype)
+            if root:
+                name = r.root.name
+            elif let_label is not None:
+                name = r.fresh(let_label)
             else:
-                inputs.append(self.tensor(item))
-        like = self._like(template)
-        op = like.op if like is not None else str(template.op)
-        given = {}
-        for setting in template.attributes:
-            try:
-                given[setting.name] = typeinfer.coerce(op, setting.name, self.env.eval(setting.value))
-            except ValueError as exc:
-                raise Refusal(str(exc)) from None
-        dtypes = [typeinfer.tensor_dtype(self.graph, ref, self.added) for ref in inputs]
-        base = dict(like.attr) if like is not None else {}
-        if given:
-            base.pop("_output_shapes", None)
-        attr = typeinfer.infer_attrs(op, dtypes, given, base)
-        if isinstance(attr, str):
-            raise Refusal(attr)
-        if root and like is not None and like is not self.root:
-            attr = self._root_shapes(attr)
-        name = self.root.name if root else self._given_name(template) or (self._fresh(label) if label else self._node_name(like, template))
-        controls = like.control_inputs if like is not None else ()
-        node = Node(name, op, (), like.device if like is not None else self.root.device, attr)
-        return self._add(node.with_inputs([*inputs, *controls]), root)
+                bound = env.bound
+                name = r.const_name(next((n for n in mentioned if n in lets or n in bound), None))
+            attr = {"dtype": type_attr(dtype), "value": tensor_attr(value, dtype)}
+            if root and r.root.op == "Const":  # a Const in a Const's place keeps its _class, ...
+                attr = {**{k: v for k, v in r.root.attr.items() if k.startswith("_")}, **attr}
+            node = Node(name, "Const", (), r.root.device, attr)
+            if stores_raw(value, dtype):
+                node.remember_value(value)  # the next iteration's rules read it without decoding
+            return r.add(node, root)
 
-    def _let_node(self, name: str) -> str:
-        """The node built for node-valued let *name* (once per rewrite, named ``<root>/<name>``)."""
-        if name not in self.built:
-            self.built[name] = self._node(self.nodes[name], root=False, label=name).node
-        return self.built[name]
+        return const
 
-    def _add(self, node: Node, root: bool) -> TensorRef:
-        if root:
-            extra = [r for r in self.root.control_inputs if r not in node.inputs]
-            if extra:  # (nodes built here already list data inputs before control inputs)
-                node = node.with_inputs([*node.inputs, *extra])
-        self.added[node.name] = node
-        return TensorRef(node.name, 0)
+    def _node(self, template: A.NodeTemplate, root: bool, label: str | None = None) -> Build:
+        items = [self._item(i) for i in template.inputs]
+        like_name, element = template.like, template.element
+        fixed_op = None if like_name else str(template.op)
+        settings = [(s.name, self._compiled.closure(s.value)) for s in template.attributes]
+        wanted = None if template.name is None else self._compiled.closure(template.name)
+        fresh_label = template.like or str(template.op)
 
-    def _root_shapes(self, attr: dict[str, Any]) -> dict[str, Any]:
-        """A node re-made in the root's place computes the root's tensor: the root's recorded
-        shape replaces the one the node had (``fs[0](ConcatV2(*xs, axis))`` is concat-shaped)."""
-        attr = {k: v for k, v in attr.items() if k != "_output_shapes"}
-        shapes = self.root.attr.get("_output_shapes")
-        if shapes is not None and len(shapes.list.shape) == 1:
-            attr["_output_shapes"] = shapes
-        return attr
+        def node(r: Replacement) -> TensorRef:
+            inputs: list[TensorRef] = []
+            for spread, build in items:
+                if spread is not None:
+                    inputs += r.match.tensors(spread)
+                else:
+                    inputs.append(build(r))
+            like = r.like(like_name, element) if like_name else None
+            op = like.op if like is not None else fixed_op
+            assert op is not None
+            given = {}
+            for attr_name, value in settings:
+                try:
+                    given[attr_name] = typeinfer.coerce(op, attr_name, value(r.env))
+                except ValueError as exc:
+                    raise Refusal(str(exc)) from None
+            dtypes = [typeinfer.tensor_dtype(r.graph, ref, r.added) for ref in inputs]
+            base = dict(like.attr) if like is not None else {}
+            if given:
+                base.pop("_output_shapes", None)
+            attr = typeinfer.infer_attrs(op, dtypes, given, base)
+            if isinstance(attr, str):
+                raise Refusal(attr)
+            if root and like is not None and like is not r.root:
+                attr = r.root_shapes(attr)
+            if root:
+                name = r.root.name
+            elif wanted is not None:
+                name = r.given_name(wanted(r.env))
+            else:
+                name = r.fresh(label) if label else r.node_name(like, fresh_label)
+            controls = like.control_inputs if like is not None else ()
+            made = Node(name, op, (), like.device if like is not None else r.root.device, attr)
+            return r.add(made.with_inputs([*inputs, *controls]), root)
 
-    def _like(self, template: A.Template) -> Node | None:
-        """The bound node a ``name(...)`` or ``name[i](...)`` template re-makes, if any."""
-        if not isinstance(template, A.NodeTemplate) or not template.like:
-            return None
-        if template.element is None:
-            return self._bound_node(template.like)
-        listed = self.env.bound.get(template.like)
-        if not isinstance(listed, BoundList) or template.element >= len(listed):
-            raise Refusal(f"'{template.like}' has no element {template.element}")
-        return listed[template.element].node
+        return node
 
-    def _bound_node(self, name: str | None) -> Node | None:
-        bound = self.env.bound.get(name) if name else None
-        return bound.node if isinstance(bound, Bound) else None
 
-    # -- names --
+def _like(r: Replacement, template: A.NodeTemplate | A.ConstTemplate) -> Node | None:
+    return r.like(template.like, template.element) if isinstance(template, A.NodeTemplate) and template.like else None
 
-    def _node_name(self, like: Node | None, template: A.NodeTemplate) -> str:
-        if like is not None and like.name in self.dying and like.name not in self.claimed:
-            self.claimed.add(like.name)
-            return like.name
-        return self._fresh(template.like or str(template.op))
 
-    def _given_name(self, template: A.NodeTemplate) -> str | None:
-        """The name ``as EXPR`` gives the node, made unique, or None."""
-        if template.name is None:
-            return None
-        wanted = self.env.eval(template.name)
-        if not isinstance(wanted, str) or not wanted:
-            raise Refusal(f"a node name must be a non-empty string, not {wanted!r}")
-        name = self.graph.unique_name(wanted, taken=self.added.keys() | self.claimed)
-        self.claimed.add(name)
-        return name
-
-    def _const_name(self, expr: A.Expr) -> str:
-        if isinstance(expr, A.Name) and expr.id in self.env.lets:
-            return self._fresh(expr.id)
-        first = _first_name(expr, self.env)
-        bound = self.env.bound.get(first) if first else None
-        node = bound.node if isinstance(bound, Bound) else None
-        if node is not None and node.op == "Const" and node.name in self.dying and node.name not in self.claimed:
-            self.claimed.add(node.name)
-            return node.name
-        return self._fresh(first or "const")
-
-    def _fresh(self, label: str) -> str:
-        name = self.graph.unique_name(f"{self.root.name}/{label}", taken=self.added.keys() | self.claimed)
-        self.claimed.add(name)
-        return name
+def _unused(r: Replacement) -> TensorRef:
+    raise AssertionError("a spread item is expanded, not built")
 
 
 def _same_node(a: Node, b: Node) -> bool:
@@ -276,14 +236,15 @@ def _same_node(a: Node, b: Node) -> bool:
     return (a.op, a.inputs, a.device, dict(a.attr)) == (b.op, b.inputs, b.device, dict(b.attr))
 
 
-def _first_name(expr: Any, env: Env) -> str | None:
-    """The first bound (or let) name an expression mentions, reading left to right."""
+def _names(expr: object) -> list[str]:
+    """Every name an expression mentions, reading left to right (a new Const is named after
+    the first that is bound or a let)."""
     if isinstance(expr, A.Name):
-        return expr.id if expr.id in env.bound or expr.id in env.lets else None
-    children: list[Any] = []
+        return [expr.id]
+    children: list[object] = []
     if isinstance(expr, A.Binary):
         children = [expr.left, expr.right]
-    elif isinstance(expr, (A.Unary,)):
+    elif isinstance(expr, A.Unary):
         children = [expr.operand]
     elif isinstance(expr, A.Call):
         children = list(expr.args)
@@ -291,11 +252,7 @@ def _first_name(expr: Any, env: Env) -> str | None:
         children = [expr.obj]
     elif isinstance(expr, A.ListExpr):
         children = list(expr.items)
-    for child in children:
-        found = _first_name(child, env)
-        if found:
-            return found
-    return None
+    return [name for child in children for name in _names(child)]
 
 
 _FLOAT64 = np.dtype(np.float64)  # compared against a dtype object: no conversion per call
@@ -305,4 +262,3 @@ _TYPED = frozenset({"cast", "zeros", "ones"})  # functions whose result dtype is
 def _same_kind(a: np.dtype, b: np.dtype) -> bool:
     groups = ("fc", "iu", "b")
     return any(a.kind in g and b.kind in g for g in groups)
-
