@@ -1,4 +1,7 @@
-"""``graphrewrite rules``: every transform with its parameters, defaults and one-line doc."""
+"""``graphrewrite rules``: every transform with its parameters, defaults and one-line doc.
+
+Naming transforms (``graphrewrite rules cast_weights``) also prints what each parameter does.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", help="only these transforms")
 
 
+# Every step takes it (rules/bind.py); it is not declared by any transform.
+IGNORE_ERRORS = ("ignore_errors: bool = false", "when the step fails, report the error and go on with the step's input")
+
+
 def describe(transform: Any) -> dict[str, Any]:
     from graphrewrite.rules.rule import Group, Pass, Schedule
 
@@ -22,7 +29,8 @@ def describe(transform: Any) -> dict[str, Any]:
         "name": transform.name,
         "kind": kind,
         "doc": transform.doc,
-        "params": [p.describe() for p in transform.params] + ["ignore_errors: bool = false"],
+        "params": [p.describe() for p in transform.params] + [IGNORE_ERRORS[0]],
+        "param_docs": [p.doc for p in transform.params] + [IGNORE_ERRORS[1]],
     }
     if isinstance(transform, Group):
         entry["rules"] = [{"name": r.name, "doc": r.doc} for r in transform.rules]
@@ -45,7 +53,12 @@ def run(args: argparse.Namespace) -> int:
     for entry in entries:
         print(f"{entry['name']}  [{entry['kind']}]")
         print(f"    {entry['doc']}")
-        print(f"    params: {', '.join(entry['params'])}")
+        if args.names:  # asked about by name: each parameter on its own line, with its doc
+            print("    params:")
+            for text, doc in zip(entry["params"], entry["param_docs"], strict=True):
+                print(f"      {text}" + (f"\n          {doc}" if doc else ""))
+        else:
+            print(f"    params: {', '.join(entry['params'])}")
         for rule in entry.get("rules", ()):
             print(f"      - {rule['name']}: {rule['doc']}")
     return 0

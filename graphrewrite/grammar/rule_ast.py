@@ -234,7 +234,7 @@ class LetNode:
 
 @attrs.frozen
 class ParamDef:
-    """``name: kind [in [choices]] [= default]`` in ``rule name(...)``: a rule parameter."""
+    """``name: kind [in [choices]] [= default] ["doc"]`` in ``rule name(...)``: a rule parameter."""
 
     name: str
     kind: str
@@ -242,6 +242,7 @@ class ParamDef:
     default: Expr | None = None
     span: Span = attrs.field(default=None, eq=False)
     kind_span: Span = attrs.field(default=None, eq=False)
+    doc: str = ""
 
 
 @attrs.frozen

@@ -152,8 +152,10 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return _present(children)
 
     def param(self, meta: Any, children: list[Any]) -> A.ParamDef:
-        name, kind, choices, default = children
-        return A.ParamDef(str(name), str(kind), tuple(choices or ()), default, self._tspan(name), self._tspan(kind))
+        name, kind, choices, default, doc = children
+        return A.ParamDef(
+            str(name), str(kind), tuple(choices or ()), default, self._tspan(name), self._tspan(kind), doc or ""
+        )
 
     def choices(self, meta: Any, children: list[Any]) -> tuple[Any, ...]:
         return tuple(children)

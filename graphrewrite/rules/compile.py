@@ -214,7 +214,7 @@ def compile_param(param: A.ParamDef, checker: Checker) -> Param | None:
     if kind is None:
         checker.error(param.kind_span, f"unknown parameter type '{param.kind}'", suggest(param.kind, kinds))
         return None
-    declared = Param(param.name, kind)
+    declared = Param(param.name, kind, doc=param.doc)
     try:
         choices = tuple(declared.convert(script_text(literal_value(c))) for c in param.choices)
         declared = attrs.evolve(declared, choices=choices)

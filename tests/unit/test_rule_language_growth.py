@@ -97,6 +97,47 @@ def test_an_unknown_parameter_type_is_reported_with_a_hint():
     assert "did you mean 'int'" in str(err.value)
 
 
+DOCUMENTED = """
+rule scale(
+    factor: float = 2.0 "what x is multiplied by",
+    minimum_size: int = 4,
+)
+    "Relu(x) -> Mul(Relu(x), factor)" {
+    match   r: Relu(x)
+    rewrite Mul(r(x), const(cast(factor, "float32")))
+}
+"""
+
+
+def test_a_parameter_may_carry_a_doc_and_the_list_a_trailing_comma():
+    (rule,) = load_rules_text(DOCUMENTED, source="doc.rules")
+    assert [(p.name, p.doc) for p in rule.params] == [("factor", "what x is multiplied by"), ("minimum_size", "")]
+
+
+def test_a_doc_before_the_default_is_a_located_error():
+    with pytest.raises(LanguageError) as err:
+        load_rules_text('rule r(n: int "count" = 3) { match Relu(x) rewrite x }', source="bad.rules")
+    assert str(err.value).startswith("bad.rules:1:")
+
+
+def test_rules_by_name_prints_each_parameter_with_its_doc(tmp_path, capsys):
+    from graphrewrite.cli import main
+
+    path = tmp_path / "doc.rules"
+    path.write_text(DOCUMENTED)
+    assert main(["rules", "--rules", str(path), "scale", "cast_weights"]) == 0
+    out = capsys.readouterr().out
+    assert "      factor: float = 2.0\n          what x is multiplied by\n      minimum_size: int = 4\n      ignore_errors" in out
+    assert "      minimum_size: int = 1024\n          leave constants with fewer elements as they are\n" in out
+    assert main(["rules"]) == 0  # the whole list stays one line of parameters per transform
+    assert "    params: dtype: dtype in [float16, bfloat16] = float16, minimum_size: int = 1024, ignore_errors" in capsys.readouterr().out
+
+
+def test_every_standard_parameter_says_what_it_does():
+    undocumented = [f"{t.name}({p.name})" for t in standard_rules() for p in t.params if not p.doc]
+    assert undocumented == []
+
+
 def test_a_node_let_and_its_ports():
     out, expected, actual = _run("split_relu")
     ops = {n.name: n.op for n in out.node}
