@@ -9,7 +9,7 @@ values live in :mod:`graphrewrite.engine.node` and are re-exported here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 from graphrewrite import _tf
@@ -66,12 +66,20 @@ def _drop_user(consumers: dict[str, Users], owned: set[str], key: str, name: str
     if users is None:
         consumers[key] = ()
     elif users.__class__ is tuple:
-        if name in users:
-            consumers[key] = tuple(u for u in users if u != name)
+        if name in users:  # a tuple holds a name once: cut it out (no generator per edge)
+            cut = users.index(name)  # type: ignore[union-attr]
+            consumers[key] = users[:cut] + users[cut + 1 :]  # type: ignore[index]
     elif key in owned:
         users.pop(name, None)  # type: ignore[union-attr]
     else:
         _own(consumers, owned, key).pop(name, None)  # type: ignore[arg-type]
+
+
+def _last_user(users: Users | None, name: str) -> bool:
+    """Whether *name* is the last of *users*: dropping and adding it back changes nothing."""
+    if not users:
+        return False
+    return (users[-1] if users.__class__ is tuple else next(reversed(users))) == name  # type: ignore[index, call-overload]
 
 
 class _Log(NamedTuple):
@@ -79,17 +87,6 @@ class _Log(NamedTuple):
 
     names: tuple[str, ...]
     previous: _Log | None
-
-
-def _patch_colocated(colocated: frozenset[str], touched: Iterable[str], nodes: Mapping[str, Node]) -> frozenset[str]:
-    found = set(colocated)
-    for name in touched:
-        node = nodes.get(name)
-        if node is not None and "_class" in node.attr:
-            found.add(name)
-        else:
-            found.discard(name)
-    return frozenset(found)
 
 
 class Graph:
@@ -270,37 +267,47 @@ class Graph:
         # The inner dicts are shared with this graph until written: each is copied once, on
         # its first write (the key then joins *own_consumers* / *own_ops*); consumer tuples
         # are replaced, never changed.
-        add_user, drop_user = _add_user, _drop_user
         own_consumers: set[str] = set()
         own_ops: set[str] = set()
         touched: list[str] = []
+        colocated = None if self._colocated is None else set(self._colocated)
 
-        def unlink(old: Node) -> None:
+        def unlink(old: Node, keep: frozenset[str] | set[str] = frozenset()) -> None:
+            """Forget *old* in the indexes, except as the last consumer of a producer in *keep*
+            (a replacement reading it again would only put it back there)."""
             name = old.name
             (by_op[old.op] if old.op in own_ops else _own(by_op, own_ops, old.op)).pop(name, None)
-            for ref in old.inputs:
-                drop_user(consumers, own_consumers, ref.node, name)
+            for source, _port in old.inputs:
+                if source not in keep or not _last_user(consumers.get(source), name):
+                    _drop_user(consumers, own_consumers, source, name)
 
         for name in removals:
             old = nodes.pop(name, None)
             if old is not None:
                 unlink(old)
                 touched.append(name)
+                if colocated:
+                    colocated.discard(name)
         for node in upserts:
             name = node.name
             touched.append(name)
             old = nodes.get(name)
             if old is not None:
-                unlink(old)
+                unlink(old, {source for source, _port in node.inputs})
             nodes[name] = node
             (by_op[node.op] if node.op in own_ops else _own(by_op, own_ops, node.op))[name] = None
-            for ref in node.inputs:
-                add_user(consumers, own_consumers, ref.node, name)
+            for source, _port in node.inputs:
+                _add_user(consumers, own_consumers, source, name)
+            if colocated is not None:
+                if "_class" in node.attr:
+                    colocated.add(name)
+                elif colocated:
+                    colocated.discard(name)
         log = _Log(tuple(touched), self._log)
-        colocated = None if self._colocated is None else _patch_colocated(self._colocated, touched, nodes)
         return Graph(
-            nodes, consumers, by_op, self.library, self.versions, self.lineage, log, colocated
-        )
+            nodes, consumers, by_op, self.library, self.versions, self.lineage, log,
+            None if colocated is None else frozenset(colocated),
+        )  # fmt: skip
 
     def unique_name(self, base: str, taken: Iterable[str] = ()) -> str:
         """*base*, or *base*_1, *base*_2, ... whichever is free in the graph and *taken*."""
