@@ -158,11 +158,11 @@ class Graph:
             graph_def = own
         at = Node.at
         source = graph_def.node
-        names: dict[str, str] = {}
+        refs: dict[str, TensorRef] = {}
         library = graph_def.library if graph_def.HasField("library") else None
         versions = graph_def.versions if graph_def.HasField("versions") else None
         return cls.from_nodes(
-            (at(source, i, nd, names) for i, nd in enumerate(source)), library=library, versions=versions
+            (at(source, i, nd, refs) for i, nd in enumerate(source)), library=library, versions=versions
         )
 
     def to_graphdef(self) -> Any:

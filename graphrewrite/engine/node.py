@@ -60,6 +60,16 @@ def _parse_ref(text: str) -> TensorRef:
     return _new_ref(TensorRef, (text, 0))  # type: ignore[no-any-return]
 
 
+def _shared_ref(text: str, refs: dict[str, TensorRef]) -> TensorRef:
+    """``_parse_ref(text)``, holding the name string (or, for port 0, the very TensorRef) that
+    *refs* has for the node it names."""
+    ref = _parse_ref(text)
+    known = refs.get(ref.node)
+    if known is None:
+        return ref
+    return known if ref.port == 0 else _new_ref(TensorRef, (known.node, ref.port))  # type: ignore[no-any-return]
+
+
 def dedupe_inputs(inputs: Iterable[TensorRef], owner: str) -> tuple[TensorRef, ...]:
     """Data inputs in order, then control inputs without repeats, self-edges, or edges from
     a node the owner already reads data from (that edge already orders the two)."""
@@ -111,29 +121,25 @@ class Node:
         return cls(nodedef.name, nodedef.op, tuple(map(_parse_ref, nodedef.input)), nodedef.device, nodedef.attr, nodedef)
 
     @classmethod
-    def at(cls, source: Any, index: int, nodedef: Any, names: dict[str, str]) -> Node:
+    def at(cls, source: Any, index: int, nodedef: Any, refs: dict[str, TensorRef]) -> Node:
         """The node of ``source[index]`` (a GraphDef's node list; *nodedef* is that element).
 
-        *names* maps the names of the nodes read so far to themselves: an input naming one of
-        them holds that same string instead of a copy (~60 bytes per edge), and this node's
-        name is added.
+        *refs* maps each input spelling met so far, and each node name read so far, to its
+        TensorRef: an edge spelled as before shares that TensorRef (one parse per spelling,
+        not per edge), and every edge to a node read earlier holds that node's own name
+        string instead of a copy (~60 bytes per edge). This node's name is added.
         """
-        op = nodedef.op
         name = nodedef.name
-        names[name] = name
-        get = names.get
+        refs[name] = _new_ref(TensorRef, (name, 0))
+        get = refs.get
         inputs = []
-        for text in nodedef.input:  # _parse_ref, inlined: this loop runs for every edge
-            if text[:1] == "^":
-                node, port = text[1:], CONTROL
-            else:
-                cut = text.rfind(":")
-                if cut >= 0 and text[cut + 1 :].isdigit():
-                    node, port = text[:cut], int(text[cut + 1 :])
-                else:
-                    node, port = text, 0
-            inputs.append(_new_ref(TensorRef, (get(node, node), port)))
-        return cls(name, _OPS.setdefault(op, op), tuple(inputs), nodedef.device, None, source, index)
+        for text in nodedef.input:
+            ref = get(text)
+            if ref is None:
+                ref = refs[text] = _shared_ref(text, refs)
+            inputs.append(ref)
+        op = nodedef.op
+        return _node(name, _OPS.setdefault(op, op), tuple(inputs), nodedef.device, None, source, index)
 
     @property
     def attr(self) -> Mapping[str, Any]:
@@ -248,3 +254,26 @@ class Node:
 def _set_value(node: Node, value: Any) -> None:
     """The one write to a frozen Node: its value cache (see :meth:`Node.value`)."""
     object.__setattr__(node, "_value", value)
+
+
+_SLOTS = tuple(Node.__dict__[f].__set__ for f in ("name", "op", "inputs", "device", "_attr", "_source", "_index", "_value"))
+
+
+def _node(name: str, op: str, inputs: tuple[TensorRef, ...], device: str, attr: Any, source: Any, index: int) -> Node:
+    """``Node(name, op, inputs, device, attr, source, index)`` without attrs' generated
+    ``__init__`` (a frozen class sets each field through ``object.__setattr__``): every
+    field is stored straight into its slot. The load path builds one per node."""
+    node = _new_node(Node)
+    set_name, set_op, set_inputs, set_device, set_attr, set_source, set_index, set_value = _SLOTS
+    set_name(node, name)
+    set_op(node, op)
+    set_inputs(node, inputs)
+    set_device(node, device)
+    set_attr(node, attr)
+    set_source(node, source)
+    set_index(node, index)
+    set_value(node, None)
+    return node
+
+
+_new_node = object.__new__
