@@ -167,7 +167,9 @@ class Graph:
 
     def to_graphdef(self) -> Any:
         graph_def = _tf.pb().GraphDef()
-        graph_def.node.extend(node.to_nodedef() for node in self._nodes.values())
+        add = graph_def.node.add
+        for node in self._nodes.values():
+            node.write_into(add())
         if self.library is not None:
             graph_def.library.CopyFrom(self.library)
         if self.versions is not None:
