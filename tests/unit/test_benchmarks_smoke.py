@@ -99,8 +99,9 @@ def test_targets_pass_and_fail_on_the_numbers():
     assert "FAIL  time resnet50: 0.200 s = 2.00× gtt" in text
     assert "PASS  chain_170k time: 2.50 s" in text
     assert "FAIL  chain_170k nodes per block: 5.00" not in text and "PASS  chain_170k nodes per block: 5.00" in text
-    assert "FAIL  time per node chain_17k -> chain_170k: ×1.25" not in text
-    assert "PASS  time per node chain_17k -> chain_170k: ×1.25" in text
+    assert "FAIL  time per node chain_17k -> chain_170k: ×1.25 (target <= 1.2)" in text  # issue 13's target
+    rows[3] = _m("chain_17k", "graphrewrite", 5002, 0.22, before=17_002, blocks=1000)
+    assert "PASS  time per node chain_17k -> chain_170k: ×1.14 (target <= 1.2)" in targets.big_chain(rows)
     assert "PASS  memory resnet50: 2.0 MiB = 2.00×" in text
     assert "FAIL  `graphrewrite rules`: boom" in text
 
