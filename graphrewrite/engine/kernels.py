@@ -38,6 +38,9 @@ def numpy_dtype(enum: int) -> np.dtype:
     return np.dtype(_tf.tf().as_dtype(enum).as_numpy_dtype)
 
 
+_OBJECT = np.dtype(object)
+
+
 class Value:
     """A constant tensor: a numpy array, or a Const's ``value`` decoded only when read.
 
@@ -57,7 +60,7 @@ class Value:
     def of_attr(cls, attr: Any) -> Value:
         """The value of a Const's ``value`` AttrValue (kept, never copied)."""
         tensor = attr.tensor
-        return cls(tensor.dtype, tuple(int(d.size) for d in tensor.tensor_shape.dim), attr=attr)
+        return cls(tensor.dtype, tuple([d.size for d in tensor.tensor_shape.dim]), attr=attr)
 
     @classmethod
     def of_array(cls, array: np.ndarray, dtype: int) -> Value:
@@ -82,8 +85,8 @@ class Value:
     def nbytes(self) -> int:
         """Bytes of the tensor's data (strings: their total length), for the size budget."""
         np_dtype = numpy_dtype(self.dtype)
-        if np_dtype != np.dtype(object):
-            return self.size * np_dtype.itemsize
+        if np_dtype != _OBJECT:
+            return math.prod(self.shape) * np_dtype.itemsize
         if self._attr is not None:
             return int(self._attr.tensor.ByteSize())
         return sum(len(s) for s in self.array.flat)
@@ -104,8 +107,9 @@ def _decode(proto: Any, dtype: int, shape: tuple[int, ...]) -> np.ndarray:
     # Fast path for the common case (weights are stored as tensor_content); everything else
     # goes through TensorFlow's own decoder.
     np_dtype = numpy_dtype(dtype)
-    if proto.tensor_content and _plain(np_dtype):
-        return np.frombuffer(proto.tensor_content, dtype=np_dtype).reshape(shape)
+    content = proto.tensor_content  # read once: each read copies the bytes out of the message
+    if content and _plain(np_dtype):
+        return np.frombuffer(content, dtype=np_dtype).reshape(shape)
     return _tf.tf().make_ndarray(proto)
 
 
@@ -177,7 +181,8 @@ def no_subnormals(*arrays: np.ndarray) -> None:
         if tiny is not None and a.size:
             magnitude = np.abs(a)
             small = magnitude < tiny
-            if small.any() and (small & (magnitude > 0)).any():
+            # count_nonzero is one C call; ndarray.any() goes through Python-level wrappers
+            if np.count_nonzero(small) and np.count_nonzero(small & (magnitude > 0)):
                 raise Defer("subnormal floats")
 
 
