@@ -132,14 +132,21 @@ def _call(expr: A.Call, lets: Collection[str], functions: Mapping[str, Any]) -> 
     impl, raw = function.impl, function.raw
     args = [compile_expr(a, lets, functions) for a in expr.args]
     kwargs = [(k, compile_expr(v, lets, functions)) for k, v in expr.kwargs]
+    # Only a pattern binding's name gives a list binding, which the function is applied to
+    # element by element: which arguments can, is known now.
+    listed = () if function.lists or not raw else tuple(
+        i for i, a in enumerate(expr.args) if isinstance(a, A.Name) and a.id not in lets
+    )  # fmt: skip
     if not kwargs:
 
         def positional(env: Env) -> Any:
             values = [a(env) for a in args]
             if not raw:
                 values = [env.numeric(v) for v in values]
-            elif not function.lists and any(isinstance(v, BoundList) for v in values):
-                return _each(function.name, impl, env, values)
+            else:
+                for i in listed:
+                    if values[i].__class__ is BoundList:
+                        return _each(function.name, impl, env, values)
             return impl(env, *values)
 
         return positional

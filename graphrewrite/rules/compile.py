@@ -31,6 +31,7 @@ from graphrewrite.rules.rule import Group, Rule, Transform
 from graphrewrite.rules.schedules import compile_schedules
 from graphrewrite.rules.template import CompiledTemplate
 
+_new_ref = tuple.__new__  # a TensorRef without NamedTuple's argument handling: one per binding per match
 INTERNAL = "%"  # prefix of the bindings the compiler gives unnamed pattern nodes
 
 
@@ -50,7 +51,8 @@ class Program:
     _last: tuple[Any, ...] = ()  # (match, graph, env): guard and builder share one Env
     _compiled: Compiled = attrs.field(init=False)
     _conditions: tuple[tuple[str, bool, Closure], ...] = attrs.field(init=False)
-    _slots: tuple[tuple[str, BindingInfo], ...] = attrs.field(init=False)
+    # (name, port, is_node, parent, index) of each named binding: read for every match
+    _slots: tuple[tuple[str, int, bool, str | None, int], ...] = attrs.field(init=False)
     _template: CompiledTemplate = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -59,27 +61,32 @@ class Program:
             self._compiled.closure(expr)
         self._template = CompiledTemplate(self.name, self.rewrite, self.nodes, self._compiled, self.lets)
         self._conditions = tuple((w.text, w.required, self._compiled.closure(w.expr)) for w in self.wheres)
-        self._slots = tuple((n, info) for n, info in self.bindings.items() if not n.startswith(INTERNAL))
+        self._slots = tuple(
+            (n, info.port, info.is_node, info.parent, info.index)
+            for n, info in self.bindings.items()
+            if not n.startswith(INTERNAL)
+        )
 
     def env(self, match: Match, graph: Graph, ctx: Any) -> Env:
         if self._last and self._last[0] is match and self._last[1] is graph:
             return self._last[2]  # type: ignore[no-any-return]
         bound: dict[str, Bound | BoundList] = {}
         bindings = match.bindings
-        for name, info in self._slots:
+        for name, port, is_node, parent, index in self._slots:
             value = bindings.get(name)
             if value is None:
                 continue
             node: Node | None
-            if isinstance(value, Node):
-                ref, node = TensorRef(value.name, info.port), value
-            elif isinstance(value, TensorRef):
+            kind = value.__class__
+            if kind is Node:
+                ref, node = _new_ref(TensorRef, (value.name, port)), value
+            elif kind is TensorRef:
                 ref, node = value, graph.get(value.node)
             else:  # a *list, or a name inside a *list's element pattern
-                bound[name] = BoundList(Bound(name, r, graph.get(r.node), info.is_node) for r in value)
+                bound[name] = BoundList(Bound(name, r, graph.get(r.node), is_node) for r in value)
                 continue
-            consumer = bindings.get(info.parent) if info.parent else None
-            bound[name] = Bound(name, ref, node, info.is_node, consumer if isinstance(consumer, Node) else None, info.index)
+            consumer = bindings.get(parent) if parent else None
+            bound[name] = Bound(name, ref, node, is_node, consumer if consumer.__class__ is Node else None, index)
         env = Env(bound, self.lets, FUNCTIONS, graph, ctx, self._compiled)
         self._last = (match, graph, env)
         return env

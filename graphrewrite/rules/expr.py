@@ -72,20 +72,24 @@ class Channelled:
     A plain slotted class (treat it as immutable): arithmetic on weights makes one per operation.
     """
 
-    __slots__ = ("array", "axes", "name")
+    __slots__ = ("_channels", "array", "axes", "name")
 
     def __init__(self, array: np.ndarray, axes: tuple[int, ...], name: str):
         self.array = array
         self.axes = axes
         self.name = name
+        self._channels: int | None = None
 
     def __repr__(self) -> str:
         return f"Channelled(array={self.array!r}, axes={self.axes!r}, name={self.name!r})"
 
     @property
     def channels(self) -> int:
-        shape = self.array.shape
-        return math.prod(shape[a] for a in self.axes)
+        found = self._channels
+        if found is None:
+            shape = self.array.shape
+            found = self._channels = math.prod(shape[a] for a in self.axes)
+        return found
 
     def expand(self, vector: np.ndarray) -> np.ndarray:
         """*vector* (one value per channel) shaped to broadcast along this array's channel axes."""
@@ -184,12 +188,15 @@ class Env:
             if axes is not None and value.ndim > max(axes):
                 value = Channelled(value, axes, bound.name)
             self._arrays[bound.name] = value
-        self.const_dtypes.append(plain(value).dtype)
+        self.const_dtypes.append(value.array.dtype if value.__class__ is Channelled else value.dtype)
         return value
 
     def numeric(self, value: Any) -> Any:
         """*value* as something numpy can compute with (bound constants become arrays)."""
-        if isinstance(value, Bound):
+        kind = value.__class__
+        if kind is np.ndarray or kind is Channelled:  # the common case, first
+            return value
+        if kind is Bound:
             return self.array(value)
         if isinstance(value, (list, tuple)):
             return np.asarray([plain(self.numeric(v)) for v in value])
@@ -216,6 +223,8 @@ class Env:
 
     def truth(self, value: Any) -> bool:
         """A condition's value as a bool; arrays of more than one value must go through all/any."""
+        if value is True or value is False:  # what predicates and ``and``/``not`` give
+            return value
         value = plain(self.numeric(value)) if isinstance(value, Bound) else plain(value)
         if isinstance(value, np.ndarray):
             if value.size != 1:

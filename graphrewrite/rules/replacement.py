@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphrewrite.engine.attrvalues import DType
 from graphrewrite.engine.graph import Graph, Node, TensorRef
 from graphrewrite.engine.pattern import Match
+from graphrewrite.rules import typeinfer
 from graphrewrite.rules.expr import Bound, BoundList, Env
 
 
@@ -21,11 +23,17 @@ class Refusal(Exception):
 
 def dying_nodes(graph: Graph, match: Match, protected: frozenset[str]) -> frozenset[str]:
     """Matched nodes (other than the root) that nothing outside the rewrite will still read."""
-    candidates = set(match.nodes) - {match.root}
-    frontier = [
-        n for n in candidates
-        if n in protected or any(c not in candidates and c != match.root for c in graph.consumers(n))
-    ]  # fmt: skip
+    root = match.root
+    candidates = set(match.nodes) - {root}
+    frontier = []
+    for name in candidates:
+        if name in protected:
+            frontier.append(name)
+            continue
+        for consumer in graph.consumers(name):
+            if consumer not in candidates and consumer != root:
+                frontier.append(name)
+                break
     kept: set[str] = set()
     while frontier:
         name = frontier.pop()
@@ -40,7 +48,7 @@ def dying_nodes(graph: Graph, match: Match, protected: frozenset[str]) -> frozen
 class Replacement:
     """The state of one rewrite under construction (a plain slotted class: one per match)."""
 
-    __slots__ = ("_dying", "added", "built", "claimed", "env", "graph", "match", "root")
+    __slots__ = ("_dying", "added", "built", "claimed", "const_dtypes", "env", "graph", "match", "root")
 
     def __init__(self, env: Env, match: Match, graph: Graph):
         self.env = env
@@ -50,6 +58,7 @@ class Replacement:
         self.added: dict[str, Node] = {}
         self.claimed: set[str] = set()
         self.built: dict[str, str] = {}  # node-valued let -> the name of the node built for it
+        self.const_dtypes: dict[str, DType] = {}  # the Consts made here, by name
         self._dying: frozenset[str] | None = None
 
     @property
@@ -63,7 +72,7 @@ class Replacement:
         """The matched nodes, and the Consts they read as data through wildcards
         (``Reshape(x, _)``; a control input is an ordering the graph asked for, and stays);
         the engine keeps whichever is still used after the rewrite."""
-        get = self.graph.get
+        get = self.graph.lookup
         consts = set()
         for name in self.match.nodes:
             node = get(name)
@@ -73,6 +82,11 @@ class Replacement:
                     if producer is not None and producer.op == "Const":
                         consts.add(ref.node)
         return frozenset(self.match.nodes) | consts
+
+    def dtype(self, ref: TensorRef) -> DType | None:
+        """The dtype of tensor *ref*, which may be made by this replacement."""
+        found = self.const_dtypes.get(ref.node) if ref.port == 0 else None
+        return found if found is not None else typeinfer.tensor_dtype(self.graph, ref, self.added)
 
     def check_other_outputs(self) -> None:
         """Refuse when anything reads an output of the root other than output 0."""

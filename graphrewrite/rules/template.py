@@ -22,6 +22,7 @@ Other new nodes get deterministic names from the root: ``<root>/<binding or op>`
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -171,6 +172,7 @@ class CompiledTemplate:
             if root and r.root.op == "Const":  # a Const in a Const's place keeps its _class, ...
                 attr = {**{k: v for k, v in r.root.attr.items() if k.startswith("_")}, **attr}
             node = Node(name, "Const", (), r.root.device, attr)
+            r.const_dtypes[name] = dtype
             if stores_raw(value, dtype):
                 node.remember_value(value)  # the next iteration's rules read it without decoding
             return r.add(node, root)
@@ -201,8 +203,8 @@ class CompiledTemplate:
                     given[attr_name] = typeinfer.coerce(op, attr_name, value(r.env))
                 except ValueError as exc:
                     raise Refusal(str(exc)) from None
-            dtypes = [typeinfer.tensor_dtype(r.graph, ref, r.added) for ref in inputs]
-            base = dict(like.attr) if like is not None else {}
+            dtypes = [r.dtype(ref) for ref in inputs]
+            base = _copied(like.attr) if like is not None else {}
             if given:
                 base.pop("_output_shapes", None)
             attr = typeinfer.infer_attrs(op, dtypes, given, base)
@@ -217,14 +219,22 @@ class CompiledTemplate:
             else:
                 name = r.fresh(label) if label else r.node_name(like, fresh_label)
             controls = like.control_inputs if like is not None else ()
-            made = Node(name, op, (), like.device if like is not None else r.root.device, attr)
-            return r.add(made.with_inputs([*inputs, *controls]), root)
+            # Template inputs are data tensors (a pattern's lists capture data inputs only), so
+            # data first, then control inputs, as a Node keeps them.
+            made = Node(name, op, (*inputs, *controls), like.device if like is not None else r.root.device, attr)
+            return r.add(made, root)
 
         return node
 
 
 def _like(r: Replacement, template: A.NodeTemplate | A.ConstTemplate) -> Node | None:
     return r.like(template.like, template.element) if isinstance(template, A.NodeTemplate) and template.like else None
+
+
+def _copied(attr: Mapping[str, Any]) -> dict[str, Any]:
+    """A dict of *attr* (``dict(attr)`` would iterate a protobuf map through a Python-level
+    KeysView, at a third more per node)."""
+    return {key: attr[key] for key in attr}
 
 
 def _unused(r: Replacement) -> TensorRef:
