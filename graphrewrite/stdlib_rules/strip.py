@@ -114,19 +114,22 @@ def reachable(graph: Graph, roots: Sequence[str], stops: set[str]) -> set[str]:
     """Names reached walking data and control edges back from *roots*, not past *stops*;
     *stops* themselves are always included."""
     keep: set[str] = set()
-    get = graph.get
+    get, seen, keep_name = graph.lookup, keep.__contains__, keep.add
     stack = list(roots)
-    while stack:
-        name = stack.pop()
-        if name in keep:
+    push, pop = stack.append, stack.pop
+    while stack:  # one plain loop per edge: it runs for every edge the outputs reach
+        name = pop()
+        if seen(name):
             continue
-        keep.add(name)
+        keep_name(name)
         if name in stops:
             continue
         node = get(name)
         if node is None:
             raise GraphError(_dangling(graph, roots, stops))
-        stack += [ref.node for ref in node.inputs if ref.node not in keep]
+        for source, _port in node.inputs:
+            if not seen(source):
+                push(source)
     return keep | stops
 
 
