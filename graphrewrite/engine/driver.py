@@ -155,9 +155,10 @@ def _collect(graph, roots, rules, counters, ctx):  # type: ignore[no-untyped-def
                 counter.seconds += time.perf_counter() - start
             if rewrite is None:
                 continue
-            # Overlap checks iterate over the (small) rewrite's sets, never over the batch's.
+            # Overlap checks: isdisjoint iterates over the smaller set, the rewrite's, never the batch's.
             changes = rewrite.touched
-            if _meets(touched, rewrite.matched, root) or _meets(touched, changes) or _meets(read, changes):
+            disjoint = touched.isdisjoint(rewrite.matched) and touched.isdisjoint(changes) and read.isdisjoint(changes)
+            if root in touched or not disjoint:
                 deferred.add(root)
                 break
             batch.append(rewrite)
@@ -168,10 +169,6 @@ def _collect(graph, roots, rules, counters, ctx):  # type: ignore[no-untyped-def
             read.add(root)
             break
     return batch, deferred, fired
-
-
-def _meets(big: set[str], names: frozenset[str], *more: str) -> bool:
-    return any(n in big for n in names) or any(n in big for n in more)
 
 
 def _try(rule: PatternRule, graph: Graph, root: str, counter: RuleCounter, ctx: Context) -> Rewrite | None:
