@@ -126,19 +126,27 @@ class _Analysis:
                     stack.pop()
                     continue
                 state[name] = None
+                waits = False
                 for source, _port in node.inputs:
                     if source not in state:
                         stack.append(source)
+                        waits = True
+                if not waits:  # its inputs are decided (graphs are mostly in order): decide now
+                    stack.pop()
+                    state[name] = decide(node)
 
     def _decide(self, node: Node) -> bool:
         """Whether *node*, a candidate whose inputs are decided, is constant."""
         state = self.state
         if node.op != "Const":
-            data = [r for r in node.inputs if r.port != CONTROL]
-            if all(state.get(r.node) is True for r in data):
-                types = node_types(node)
-            else:
-                types = self._static_shape_op(node, data)
+            data = []
+            constant = True  # every data input constant (one loop: this runs for most nodes)
+            for ref in node.inputs:
+                if ref.port != CONTROL:
+                    data.append(ref)
+                    if constant and state.get(ref.node) is not True:
+                        constant = False
+            types = node_types(node) if constant else self._static_shape_op(node, data)
             if types is None:
                 return False
             self.types[node.name] = types
