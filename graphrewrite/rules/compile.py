@@ -73,7 +73,7 @@ class Program:
         bound: dict[str, Bound | BoundList] = {}
         bindings = match.bindings
         for name, port, is_node, parent, index in self._slots:
-            value = bindings.get(name)
+            value: Any = bindings.get(name)  # a Node, a TensorRef or a list (checked by class below)
             if value is None:
                 continue
             node: Node | None

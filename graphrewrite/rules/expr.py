@@ -177,7 +177,7 @@ class Env:
 
     def array(self, bound: Bound) -> Any:
         """The value of a bound constant: a numpy array, Channelled when its role has channels."""
-        value = self._arrays.get(bound.name)
+        value: Any = self._arrays.get(bound.name)
         if value is None:
             node = bound.node
             if node is None or node.op != "Const" or bound.ref.port != 0:

@@ -32,7 +32,7 @@ from graphrewrite.engine.pattern import Match
 from graphrewrite.engine.rewrite import Rewrite
 from graphrewrite.grammar import rule_ast as A
 from graphrewrite.rules import typeinfer
-from graphrewrite.rules.closures import Compiled
+from graphrewrite.rules.closures import Closure, Compiled
 from graphrewrite.rules.expr import Bound, Env, EvalError, plain
 from graphrewrite.rules.replacement import Refusal, Replacement
 
@@ -197,19 +197,7 @@ class CompiledTemplate:
             like = r.like(like_name, element) if like_name else None
             op = like.op if like is not None else fixed_op
             assert op is not None
-            given = {}
-            for attr_name, value in settings:
-                try:
-                    given[attr_name] = typeinfer.coerce(op, attr_name, value(r.env))
-                except ValueError as exc:
-                    raise Refusal(str(exc)) from None
-            dtypes = [r.dtype(ref) for ref in inputs]
-            base = _copied(like.attr) if like is not None else {}
-            if given:
-                base.pop("_output_shapes", None)
-            attr = typeinfer.infer_attrs(op, dtypes, given, base)
-            if isinstance(attr, str):
-                raise Refusal(attr)
+            attr = _attributes(r, op, like, settings, inputs)
             if root and like is not None and like is not r.root:
                 attr = r.root_shapes(attr)
             if root:
@@ -225,6 +213,26 @@ class CompiledTemplate:
             return r.add(made, root)
 
         return node
+
+
+def _attributes(
+    r: Replacement, op: str, like: Node | None, settings: list[tuple[str, Closure]], inputs: list[TensorRef]
+) -> dict[str, Any]:
+    """A new *op* node's attributes: those the template sets (*settings*), type attributes
+    inferred from its inputs, those of the node it re-makes (*like*), then OpDef defaults."""
+    given = {}
+    for name, value in settings:
+        try:
+            given[name] = typeinfer.coerce(op, name, value(r.env))
+        except ValueError as exc:
+            raise Refusal(str(exc)) from None
+    base = _copied(like.attr) if like is not None else {}
+    if given:
+        base.pop("_output_shapes", None)  # a changed attribute can change the shape
+    attr = typeinfer.infer_attrs(op, [r.dtype(ref) for ref in inputs], given, base)
+    if isinstance(attr, str):
+        raise Refusal(attr)
+    return attr
 
 
 def _like(r: Replacement, template: A.NodeTemplate | A.ConstTemplate) -> Node | None:
