@@ -39,6 +39,21 @@ def fingerprint(node: Node) -> int:
     return hash(tuple((key, attr[key].SerializeToString(deterministic=True)) for key in sorted(attr)))
 
 
+def sketch(node: Node) -> int:
+    """A cheap stand-in for :func:`fingerprint`: equal attributes give equal sketches, but a
+    long serialised value is sampled (its length, ends, and 64 evenly spaced bytes) rather
+    than hashed whole. Every Const of a graph shares one bucket key (no inputs), and hashing
+    each weight tensor cost more than serialising it."""
+    attr = node.attr
+    return hash(tuple((key, _sample(attr[key].SerializeToString(deterministic=True))) for key in sorted(attr)))
+
+
+def _sample(data: bytes) -> bytes | tuple[int, bytes, bytes, bytes]:
+    if len(data) <= 256:
+        return data
+    return len(data), data[:64], data[-64:], data[:: len(data) // 64]
+
+
 def same_attrs(a: Node, b: Node) -> bool:
     """Exact equality of two nodes' attributes (protobuf field-by-field equality)."""
     if len(a.attr) != len(b.attr):
@@ -77,18 +92,33 @@ class _Classes:
             else:
                 data.append((found, ref.port))
         key = (node.op, node.device, tuple(data), frozenset(control) if control else None)
-        entry = self._buckets.get(key)
-        if entry is None:  # the common case: no twin candidate, so no attribute hashing
-            self._buckets[key] = node
+        members = self._candidates(key, node)
+        if members is None:
             return node.name
-        if isinstance(entry, Node):
-            entry = self._buckets[key] = {fingerprint(entry): [entry]}
-        members = entry.setdefault(fingerprint(node), [])
         for member in members:
             if same_attrs(member, node):
                 return member.name  # a bucket holds only the first member of each class
         members.append(node)
         return node.name
+
+    def _candidates(self, key: tuple[Any, ...], node: Node) -> list[Node] | None:
+        """The first members of earlier classes that *node* may equal, split by key, then
+        sketch, then fingerprint, each computed only once two nodes share the level above.
+        None when no earlier node can equal it (it is then kept as a class's first member)."""
+        entry = self._buckets.get(key)
+        if entry is None:  # the common case: no twin candidate, so no attribute hashing
+            self._buckets[key] = node
+            return None
+        if isinstance(entry, Node):
+            entry = self._buckets[key] = {sketch(entry): entry}
+        near = sketch(node)
+        found = entry.get(near)
+        if found is None:
+            entry[near] = node
+            return None
+        if isinstance(found, Node):
+            found = entry[near] = {fingerprint(found): [found]}
+        return found.setdefault(fingerprint(node), [])  # type: ignore[no-any-return]
 
 
 def duplicate_classes(graph: Graph) -> dict[str, str]:
