@@ -191,6 +191,40 @@ def test_a_rewrite_that_changes_nothing_is_refused() -> None:
     assert stats["same"].rejected == {"rewrite: the replacement of 'conv' is the node itself": 1}
 
 
+def test_an_outputs_rewrite_is_refused_when_an_output_past_its_list_is_read() -> None:
+    first_only = rule("rule first_only { match s: Split(axis: Const, x) rewrite (x) }")
+    before = graph(
+        placeholder("x"),
+        const("axis", 0, np.int32),
+        node("s", "Split", "axis", "x", num_split=2),
+        node("head", "Relu", "s:0"),
+        node("tail", "Relu", "s:1"),
+    )
+    _, stats = apply(first_only, before, ["x"], ["head", "tail"])
+    assert stats["first_only"].rejected == {"rewrite: output 1 of 's' is read by 'tail', but the rewrite gives 1": 1}
+
+
+def test_a_chosen_name_must_be_a_non_empty_string() -> None:
+    unnamed = rule('rule unnamed { match r: Relu(x) rewrite Relu6(Neg(x) as "") }')
+    before = graph(placeholder("x"), node("r", "Relu", "x"))
+    _, stats = apply(unnamed, before, ["x"], ["r"])
+    assert stats["unnamed"].rejected == {"rewrite: a node name must be a non-empty string, not ''": 1}
+
+
+def test_an_element_past_the_end_of_a_list_of_nodes_is_refused() -> None:
+    third = rule("rule third { match ConcatV2(*fs: Relu(xs), axis) rewrite fs[2](ConcatV2(*xs, axis)) }")
+    before = graph(
+        placeholder("a"),
+        placeholder("b"),
+        node("ra", "Relu", "a"),
+        node("rb", "Relu", "b"),
+        const("axis", 0, np.int32),
+        node("cat", "ConcatV2", "ra", "rb", "axis", N=2),
+    )
+    _, stats = apply(third, before, ["a", "b"], ["cat"])
+    assert stats["third"].rejected == {"rewrite: 'fs' has no element 2": 1}
+
+
 def test_without_validation_an_unknown_op_compiles_and_never_matches() -> None:
     (lazy,) = load_rules_text("rule lazy { match Conv2d(x) rewrite x }", validate=False)
     before = graph(*_conv_mul())
