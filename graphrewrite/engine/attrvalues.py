@@ -71,8 +71,10 @@ def numpy_dtype(enum: int) -> np.dtype:
 
 
 @functools.cache
-def _dtype(enum: int) -> DType:
-    return DType(enum)  # one instance per dtype: decoding a type attribute is on every hot path
+def dtype_of_enum(enum: int) -> DType:
+    """The DType of a DataType number; one shared instance per dtype (on every hot path)."""
+    return DType(enum)
+
 
 
 # TensorFlow's DataType numbers (types.proto; fixed, as they are stored in every GraphDef) and
@@ -261,7 +263,7 @@ def decode(attr: Any) -> Any:
         except UnicodeDecodeError:
             return attr.s
     if kind == "type":
-        return _dtype(attr.type)
+        return dtype_of_enum(attr.type)
     if kind == "shape":
         return shape_from_proto(attr.shape)
     if kind == "tensor":

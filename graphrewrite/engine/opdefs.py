@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from graphrewrite import _tf
-from graphrewrite.engine.attrvalues import DType, decode
+from graphrewrite.engine.attrvalues import DType, decode, dtype_of_enum
 from graphrewrite.engine.errors import RuleError
 from graphrewrite.engine.node import Node
 
@@ -80,7 +80,7 @@ _NONE = _Missing()
 def output_dtypes(node: Node) -> list[DType] | None:
     """The dtype of each output of *node*; None when the op or a type is unknown."""
     found = output_type_enums(node)
-    return None if found is None else [DType(e) for e in found]
+    return None if found is None else [dtype_of_enum(e) for e in found]
 
 
 def output_count(node: Node) -> int | None:
@@ -119,7 +119,7 @@ def _arg_types(node: Node, args: tuple[_Arg, ...], defaults: Mapping[str, Any]) 
         if list_attr:
             out.extend(_decoded(node, list_attr, defaults))
             continue
-        dtype = DType(fixed) if fixed else _decoded(node, type_attr, defaults)
+        dtype = dtype_of_enum(fixed) if fixed else _decoded(node, type_attr, defaults)
         count = int(_decoded(node, number_attr, defaults)) if number_attr else 1
         out.extend([dtype] * count)
     return tuple(out)

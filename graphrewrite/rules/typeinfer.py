@@ -16,7 +16,7 @@ import numpy as np
 
 from graphrewrite import _tf
 from graphrewrite.engine import opdefs
-from graphrewrite.engine.attrvalues import DType, encode
+from graphrewrite.engine.attrvalues import DType, dtype_of_enum, encode
 from graphrewrite.engine.graph import Graph, Node, TensorRef
 
 
@@ -25,11 +25,11 @@ def output_dtype(node: Node, port: int) -> DType | None:
     (an op TensorFlow does not know is taken to output its ``T``)."""
     if node.op == "Const":
         return node.get("dtype")  # type: ignore[no-any-return]
-    found = opdefs.output_dtypes(node)
+    found = opdefs.output_type_enums(node)
     if found is None:
         guess = node.get("T") if opdefs.attr_names(node.op) is None else None
         return guess if isinstance(guess, DType) else None
-    return found[port] if port < len(found) else None
+    return dtype_of_enum(found[port]) if port < len(found) else None
 
 
 def tensor_dtype(graph: Graph, ref: TensorRef, pending: Mapping[str, Node] | None = None) -> DType | None:
