@@ -48,7 +48,7 @@ def dying_nodes(graph: Graph, match: Match, protected: frozenset[str]) -> frozen
 class Replacement:
     """The state of one rewrite under construction (a plain slotted class: one per match)."""
 
-    __slots__ = ("_dying", "added", "built", "claimed", "const_dtypes", "env", "graph", "match", "root")
+    __slots__ = ("_dying", "added", "built", "claimed", "env", "graph", "made_dtypes", "match", "root")
 
     def __init__(self, env: Env, match: Match, graph: Graph):
         self.env = env
@@ -58,7 +58,7 @@ class Replacement:
         self.added: dict[str, Node] = {}
         self.claimed: set[str] = set()
         self.built: dict[str, str] = {}  # node-valued let -> the name of the node built for it
-        self.const_dtypes: dict[str, DType] = {}  # the Consts made here, by name
+        self.made_dtypes: dict[str, DType] = {}  # the Consts made here, by name
         self._dying: frozenset[str] | None = None
 
     @property
@@ -85,16 +85,23 @@ class Replacement:
 
     def dtype(self, ref: TensorRef) -> DType | None:
         """The dtype of tensor *ref*, which may be made by this replacement."""
-        found = self.const_dtypes.get(ref.node) if ref.port == 0 else None
+        found = self.made_dtypes.get(ref.node) if ref.port == 0 else None
         return found if found is not None else typeinfer.tensor_dtype(self.graph, ref, self.added)
 
     def check_other_outputs(self) -> None:
         """Refuse when anything reads an output of the root other than output 0."""
+        past = self.output_read_past(1)
+        if past is not None:
+            raise Refusal(f"output {past[0]} of '{self.root.name}' is read by '{past[1]}'")
+
+    def output_read_past(self, count: int) -> tuple[int, str] | None:
+        """The first output of the root at or past *count* that something reads, and its reader."""
         root = self.root.name
         for consumer in self.graph.consumers(root):
             for ref in self.graph.node(consumer).inputs:
-                if ref.node == root and ref.port > 0:
-                    raise Refusal(f"output {ref.port} of '{root}' is read by '{consumer}'")
+                if ref.node == root and ref.port >= count:
+                    return ref.port, consumer
+        return None
 
     def add(self, node: Node, root: bool) -> TensorRef:
         """Record *node*; the node in the root's place also keeps the root's control inputs."""

@@ -37,6 +37,7 @@ from graphrewrite.rules.expr import Bound, Env, EvalError, plain
 from graphrewrite.rules.replacement import Refusal, Replacement
 
 Build = Callable[[Replacement], TensorRef]  # one template node: build it, return its tensor
+Item = str | Build  # an input or output list item: a spread list's name, or a tensor to build
 
 
 class CompiledTemplate:
@@ -54,7 +55,10 @@ class CompiledTemplate:
         self._template = template
         self._items = [self._item(i) for i in template.items] if isinstance(template, A.OutputsTemplate) else []
         self._root = None if isinstance(template, A.OutputsTemplate) else self._tensor(template, root=True)
-        self._remakes_root = isinstance(template, A.NodeTemplate) and template.like is not None
+        # (like, element) when the template re-makes a bound node in the root's place
+        self._root_like = (
+            (template.like, template.element) if isinstance(template, A.NodeTemplate) and template.like else None
+        )
 
     def build(self, env: Env, match: Match, graph: Graph) -> Rewrite | str:
         """The Rewrite for *match*, or a reason string when it cannot be built."""
@@ -82,8 +86,7 @@ class CompiledTemplate:
             identity = Node.make(root.name, "Identity", [target], {"T": dtype} if dtype else {}, root.device)
             r.added[identity.name] = identity.with_inputs(identity.inputs + root.control_inputs)
         else:
-            assert isinstance(template, (A.NodeTemplate, A.ConstTemplate))
-            if not (self._remakes_root and _like(r, template) is root):
+            if self._root_like is None or r.like(*self._root_like) is not root:
                 r.check_other_outputs()
             self._root(r)
         if len(r.added) == 1 and root.name in r.added and _same_node(r.added[root.name], root):
@@ -92,26 +95,20 @@ class CompiledTemplate:
 
     def _outputs(self, r: Replacement, remove: frozenset[str]) -> Rewrite:
         """``rewrite (a, b, *xs)``: the root's output k is read from the k-th tensor instead."""
-        targets: list[TensorRef] = []
-        for spread, build in self._items:
-            targets += r.match.tensors(spread) if spread is not None else [build(r)]
+        targets = _tensors(r, self._items)
         root = r.root.name
         if root in r.env.ctx.protected:
             raise Refusal(f"'{root}' is a graph input or output")
-        for consumer in r.graph.consumers(root):
-            for ref in r.graph.node(consumer).inputs:
-                if ref.node == root and ref.port >= len(targets):
-                    raise Refusal(f"output {ref.port} of '{root}' is read by '{consumer}', but the rewrite gives {len(targets)}")
+        past = r.output_read_past(len(targets))
+        if past is not None:
+            raise Refusal(f"output {past[0]} of '{root}' is read by '{past[1]}', but the rewrite gives {len(targets)}")
         if any(t.node == root for t in targets):
             raise Refusal(f"the replacement of '{root}' reads the node itself")
         redirect = tuple((TensorRef(root, k), target) for k, target in enumerate(targets))
         return Rewrite(self.rule, root, remove=remove, add=tuple(r.added.values()), redirect=redirect)
 
-    def _item(self, item: A.Template | A.SpreadTemplate) -> tuple[str | None, Build]:
-        """An input or output list item: (the spread list's name, None) or (None, its build)."""
-        if isinstance(item, A.SpreadTemplate):
-            return item.name, _unused
-        return None, self._tensor(item)
+    def _item(self, item: A.Template | A.SpreadTemplate) -> Item:
+        return item.name if isinstance(item, A.SpreadTemplate) else self._tensor(item)
 
     # -- one template -> one closure --
 
@@ -172,7 +169,7 @@ class CompiledTemplate:
             if root and r.root.op == "Const":  # a Const in a Const's place keeps its _class, ...
                 attr = {**{k: v for k, v in r.root.attr.items() if k.startswith("_")}, **attr}
             node = Node(name, "Const", (), r.root.device, attr)
-            r.const_dtypes[name] = dtype
+            r.made_dtypes[name] = dtype
             if stores_raw(value, dtype):
                 node.remember_value(value)  # the next iteration's rules read it without decoding
             return r.add(node, root)
@@ -188,12 +185,7 @@ class CompiledTemplate:
         fresh_label = template.like or str(template.op)
 
         def node(r: Replacement) -> TensorRef:
-            inputs: list[TensorRef] = []
-            for spread, build in items:
-                if spread is not None:
-                    inputs += r.match.tensors(spread)
-                else:
-                    inputs.append(build(r))
+            inputs = _tensors(r, items)
             like = r.like(like_name, element) if like_name else None
             op = like.op if like is not None else fixed_op
             assert op is not None
@@ -235,18 +227,21 @@ def _attributes(
     return attr
 
 
-def _like(r: Replacement, template: A.NodeTemplate | A.ConstTemplate) -> Node | None:
-    return r.like(template.like, template.element) if isinstance(template, A.NodeTemplate) and template.like else None
+def _tensors(r: Replacement, items: list[Item]) -> list[TensorRef]:
+    """The tensors of an input or output list: spread lists expanded, the rest built."""
+    tensors: list[TensorRef] = []
+    for item in items:
+        if isinstance(item, str):
+            tensors += r.match.tensors(item)
+        else:
+            tensors.append(item(r))
+    return tensors
 
 
 def _copied(attr: Mapping[str, Any]) -> dict[str, Any]:
     """A dict of *attr* (``dict(attr)`` would iterate a protobuf map through a Python-level
     KeysView, at a third more per node)."""
     return {key: attr[key] for key in attr}
-
-
-def _unused(r: Replacement) -> TensorRef:
-    raise AssertionError("a spread item is expanded, not built")
 
 
 def _same_node(a: Node, b: Node) -> bool:
