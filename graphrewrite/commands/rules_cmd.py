@@ -16,21 +16,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", help="only these transforms")
 
 
-# Every step takes it (rules/bind.py); it is not declared by any transform.
-IGNORE_ERRORS = ("ignore_errors: bool = false", "when the step fails, report the error and go on with the step's input")
-
-
 def describe(transform: Any) -> dict[str, Any]:
+    from graphrewrite.rules.bind import IGNORE_ERRORS_PARAM
     from graphrewrite.rules.rule import Group, Pass, Schedule
 
     kinds = ((Pass, "pass"), (Group, "group"), (Schedule, "schedule"))
     kind = next((name for cls, name in kinds if isinstance(transform, cls)), "rule")
+    params = (*transform.params, IGNORE_ERRORS_PARAM)
     entry: dict[str, Any] = {
         "name": transform.name,
         "kind": kind,
         "doc": transform.doc,
-        "params": [p.describe() for p in transform.params] + [IGNORE_ERRORS[0]],
-        "param_docs": [p.doc for p in transform.params] + [IGNORE_ERRORS[1]],
+        "params": [p.describe() for p in params],
+        "param_docs": [p.doc for p in params],
     }
     if isinstance(transform, Group):
         entry["rules"] = [{"name": r.name, "doc": r.doc} for r in transform.rules]

@@ -21,6 +21,10 @@ from graphrewrite.rules.rule import RuleSet, Step, Transform
 LoadRules = Callable[[str, Span], Iterable[Transform]]
 
 IGNORE_ERRORS = "ignore_errors"
+# The one parameter every step takes, declared by no transform (``graphrewrite rules`` lists it).
+IGNORE_ERRORS_PARAM = Param(
+    IGNORE_ERRORS, Kind.BOOL, False, doc="when the step fails, report the error and go on with the step's input"
+)
 
 # For `did you mean` on a misspelt dtype; TensorFlow itself decides what is valid.
 _DTYPE_NAMES = (

@@ -9,6 +9,8 @@ does the same through :func:`drop_inert_control_edges`.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from graphrewrite.engine.graph import CONTROL, Graph, Node
 
 
@@ -47,11 +49,7 @@ def _without_inert_waits(graph: Graph) -> list[Node]:
                 waiters.append(node)
                 break
     edits = []
-    for node in sorted(waiters, key=_name):  # the order replace() appends consumers in
+    for node in sorted(waiters, key=attrgetter("name")):  # the order replace() appends consumers in
         kept = tuple(r for r in node.inputs if not (r.port == CONTROL and _inert(get(r.node))))
         edits.append(node.with_inputs(kept))
     return edits
-
-
-def _name(node: Node) -> str:
-    return node.name
